@@ -1,0 +1,11 @@
+"""Default locations, relative to the project root (where the Makefile runs). Every CLI flag that
+takes a path defaults to one of these, so they are defined here and nowhere else."""
+
+from pathlib import Path
+
+ARTICLES_DIR = Path("data/articles")
+LABELS_FILE = Path("labels/sentences.jsonl")
+AUTHORED_FILE = Path("labels/authored.jsonl")
+CONFIG_FILE = Path("configs/baseline.yaml")
+MODELS_DIR = Path("models")
+REPORTS_DIR = Path("reports")

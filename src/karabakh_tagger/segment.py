@@ -1,0 +1,121 @@
+"""Split an article's raw text into units (headlines, boilerplate lines, sentences) with offsets.
+
+Labelling and inference share this module, so a unit seen at tagging time is cut exactly like
+the units the model was trained on. It knows nothing of scikit-learn.
+
+Rules, in order:
+1. Lines are never merged across a blank line, and every non-empty line is its own block, so
+   headlines, "Read more", bylines and navigation lines become units of their own.  The one
+   exception is hard-wrapped prose: a line that does not end a sentence, followed directly by a
+   line that starts in lower case, continues the same block.
+2. Each block is split into sentences by blingfire (chosen by measurement, see
+   docs/segmentation.md).
+3. Leading bullets and surrounding white space (including non-breaking spaces) are trimmed;
+   a piece with no letter or digit (a lone "." or "•") is not a unit.
+4. A sentence longer than ``max_chars`` is cut at white space into pieces of at most that
+   length, so a megabyte of unpunctuated text cannot produce one giant unit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+MAX_UNIT_CHARS = 1000
+"""Longest unit the segmenter emits; no corpus sentence comes near it (the longest is ~450)."""
+
+SpanSplitter = Callable[[str], list[tuple[int, int]]]
+
+_LINE = re.compile(r"[^\r\n]+")
+_SENTENCE_END = tuple(".!?:;\"'”’)»…")
+_BULLET = re.compile(r"[•·‣◦▪●■►\-*–—]+\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One unit of an article: ``text == article[start:end]``."""
+
+    index: int
+    start: int
+    end: int
+    text: str
+
+
+def blingfire_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` by blingfire (character offsets into ``text``)."""
+    import blingfire  # imported here so that importing this module stays cheap
+
+    if not text.strip():
+        return []
+    _, offsets = blingfire.text_to_sentences_and_offsets(text)
+    return [(int(a), int(b)) for a, b in offsets]
+
+
+def _blocks(text: str) -> Iterator[tuple[int, int]]:
+    """Yield (start, end) of each block: a non-empty line, or wrapped lines of one paragraph."""
+    block: tuple[int, int] | None = None
+    prev_line_end = -1
+    for match in _LINE.finditer(text):
+        line = match.group()
+        if not line.strip():
+            continue
+        start, end = match.span()
+        adjacent = prev_line_end >= 0 and text[prev_line_end:start].count("\n") <= 1
+        if block and adjacent and _continues(text[block[0] : block[1]], line):
+            block = (block[0], end)
+        else:
+            if block:
+                yield block
+            block = (start, end)
+        prev_line_end = end
+    if block:
+        yield block
+
+
+def _continues(previous: str, line: str) -> bool:
+    """True when ``line`` is the hard-wrapped continuation of ``previous``."""
+    first = line.lstrip()[:1]
+    return bool(first) and first.islower() and not previous.rstrip().endswith(_SENTENCE_END)
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink a span past white space and leading bullets."""
+    while start < end and text[start].isspace():
+        start += 1
+    bullet = _BULLET.match(text, start, end)
+    if bullet:
+        start = bullet.end()
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _cap(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int, int]]:
+    """Cut an over-long span at white space into pieces of at most ``max_chars``."""
+    while end - start > max_chars:
+        cut = text.rfind(" ", start + max_chars // 2, start + max_chars)
+        cut = cut if cut > start else start + max_chars
+        yield start, cut
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if end > start:
+        yield start, end
+
+
+def segment(
+    text: str, split: SpanSplitter = blingfire_spans, max_chars: int = MAX_UNIT_CHARS
+) -> list[Unit]:
+    """Units of ``text`` in reading order, with offsets into ``text`` itself."""
+    units: list[Unit] = []
+    for block_start, block_end in _blocks(text):
+        # Line breaks inside a wrapped block become spaces of the same length, keeping offsets.
+        block = re.sub(r"[\r\n]", " ", text[block_start:block_end])
+        for a, b in split(block):
+            start, end = _trim(text, block_start + a, block_start + b)
+            for s, e in _cap(text, start, end, max_chars):
+                s, e = _trim(text, s, e)
+                if any(ch.isalnum() for ch in text[s:e]):
+                    units.append(Unit(len(units), s, e, text[s:e]))
+    return units
