@@ -7,9 +7,11 @@ no traceback), 2 a usage error (bad flags), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from karabakh_tagger import paths
 from karabakh_tagger.errors import InputError
@@ -42,6 +44,69 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_training_data(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The config and the labelled dataset (with authored rows when the config asks for them)."""
+    from karabakh_tagger.config import load_config
+    from karabakh_tagger.data import load_labels
+
+    config = load_config(args.config)
+    authored = args.authored if config.use_authored else None
+    if authored is not None and not authored.exists():
+        raise InputError(f"{authored}: missing, but {args.config} sets use_authored: true")
+    return config, load_labels(args.labels, authored)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Fit the topic and stance pipelines and write them with their manifest and model card."""
+    from karabakh_tagger.train import run_training, summary
+
+    config, dataset = _load_training_data(args)
+    manifest = run_training(dataset, config, args.models, args.labels, args.config)
+    print(summary(manifest))
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Nested leave-one-article-out evaluation; writes reports/ (JSON, Markdown, PNG)."""
+    from karabakh_tagger.evaluate import evaluate, oof_rows
+    from karabakh_tagger.report import write_reports
+    from karabakh_tagger.train import (
+        TASK_NAMES,
+        atomic_write_text,
+        label_names,
+        named_pipeline,
+        train_all,
+    )
+
+    config, dataset = _load_training_data(args)
+    final = {task: named_pipeline(t, label_names(dataset, task))
+             for task, t in train_all(dataset, config).items()}
+    metrics, runs = evaluate(dataset, config, final)
+    for path in write_reports(metrics, args.out):
+        print(f"wrote {path}")
+    oof = args.out / "oof_predictions.jsonl"
+    atomic_write_text(oof, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                   for r in oof_rows(dataset, runs)))
+    print(f"wrote {oof}")
+    for task in TASK_NAMES:
+        m = metrics[task]
+        base = max(b["macro_f1"] for b in m["baselines"].values())
+        extra = f", F_avg {m['f_avg']:.3f}" if task == "stance" else ""
+        print(f"{task:<7} nested LOAO macro-F1 {m['macro_f1']:.3f} (best dummy {base:.3f}, "
+              f"random split {m['random_split']['macro_f1']:.3f}){extra}")
+    return EXIT_OK
+
+
+def _add_training_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
+                   help=f"hyperparameter file (default {paths.CONFIG_FILE})")
+    p.add_argument("--labels", type=Path, default=paths.LABELS_FILE,
+                   help=f"label file (default {paths.LABELS_FILE})")
+    p.add_argument("--authored", type=Path, default=paths.AUTHORED_FILE,
+                   help=f"authored examples, used when the config says use_authored "
+                        f"(default {paths.AUTHORED_FILE})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per stage."""
     parser = argparse.ArgumentParser(
@@ -57,6 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR,
                    help=f"article folder (default {paths.ARTICLES_DIR})")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("train", help="train the topic and stance pipelines into models/")
+    _add_training_args(p)
+    p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
+                   help=f"output folder (default {paths.MODELS_DIR})")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="nested leave-one-article-out evaluation into reports/")
+    _add_training_args(p)
+    p.add_argument("--out", type=Path, default=paths.REPORTS_DIR,
+                   help=f"report folder (default {paths.REPORTS_DIR})")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

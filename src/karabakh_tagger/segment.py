@@ -6,8 +6,9 @@ the units the model was trained on. It knows nothing of scikit-learn.
 Rules, in order:
 1. Lines are never merged across a blank line, and every non-empty line is its own block, so
    headlines, "Read more", bylines and navigation lines become units of their own.  The one
-   exception is hard-wrapped prose: a line that does not end a sentence, followed directly by a
-   line that starts in lower case, continues the same block.
+   exception is hard-wrapped prose: a line that does not end a sentence (closing quotes and
+   brackets after the final word do not count as an end), followed directly by a line that
+   starts in lower case (after any opening quote or bracket), continues the same block.
 2. Each block is split into sentences by blingfire (chosen by measurement, see
    docs/segmentation.md).
 3. Leading bullets and surrounding white space (including non-breaking spaces) are trimmed;
@@ -28,8 +29,12 @@ MAX_UNIT_CHARS = 1000
 SpanSplitter = Callable[[str], list[tuple[int, int]]]
 
 _LINE = re.compile(r"[^\r\n]+")
-_SENTENCE_END = tuple(".!?:;\"'”’)»…")
-_BULLET = re.compile(r"[•·‣◦▪●■►\-*–—]+\s+")
+_SENTENCE_END = tuple(".!?:;…")
+_CLOSERS = "\"'”’)»"
+_OPENERS = "\"'“‘(«"
+# Dashes, asterisks and middle dots are bullets only before white space ("- item", not "-5");
+# bullet glyphs are bullets even when glued to the text ("•item").
+_BULLET = re.compile(r"(?:[•‣◦▪●■►][•·‣◦▪●■►\-*–—]*|[·\-*–—][•·‣◦▪●■►\-*–—]*(?=\s))\s*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +80,9 @@ def _blocks(text: str) -> Iterator[tuple[int, int]]:
 
 def _continues(previous: str, line: str) -> bool:
     """True when ``line`` is the hard-wrapped continuation of ``previous``."""
-    first = line.lstrip()[:1]
-    return bool(first) and first.islower() and not previous.rstrip().endswith(_SENTENCE_END)
+    first = line.lstrip().lstrip(_OPENERS)[:1]
+    ended = previous.rstrip().rstrip(_CLOSERS).endswith(_SENTENCE_END)
+    return bool(first) and first.islower() and not ended
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
