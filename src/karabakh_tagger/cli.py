@@ -19,6 +19,10 @@ from karabakh_tagger.errors import InputError
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+class UsageError(Exception):
+    """A bad combination of flags: exit 2, like argparse's own errors."""
+
+
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -97,6 +101,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_tag(args: argparse.Namespace) -> int:
+    """Tag articles (files, folders, stdin) and stream the rows to stdout."""
+    from collections import Counter
+
+    from tqdm import tqdm
+
+    from karabakh_tagger.tag import load_tagger, stream
+    from karabakh_tagger.tagio import Writer, iter_articles
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.min_score is not None and not 0 <= args.min_score <= 1:
+        raise UsageError("--min-score must be between 0 and 1")
+    tagger = load_tagger(args.models, warn=_err)
+    failed = []
+
+    def error(message: str) -> None:
+        failed.append(message)
+        _err(message)
+
+    writer = Writer(sys.stdout, args.format, args.probs, args.min_score, tagger.classes)
+    articles = iter_articles(args.paths, args.encoding, error, _err)
+    topics: Counter[str] = Counter()
+    stances: Counter[str] = Counter()
+    with tqdm(desc="tagging", unit=" article", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        for _, name, units, last in stream(tagger, articles, jobs=args.jobs, probs=args.probs):
+            if args.summary:
+                topics.update(u.topic for u in units)
+                stances.update(u.stance for u in units)
+            else:
+                writer.units(units)
+            if last:
+                bar.update()
+                if args.summary:
+                    writer.summary(name, topics, stances)
+                    topics, stances = Counter(), Counter()
+    return EXIT_INPUT if failed else EXIT_OK
+
+
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
                    help=f"hyperparameter file (default {paths.CONFIG_FILE})")
@@ -134,6 +178,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=paths.REPORTS_DIR,
                    help=f"report folder (default {paths.REPORTS_DIR})")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("tag", help="tag the sentences of new articles",
+                       description="Split each article into units and tag each with a topic and a stance.",
+                       epilog="Exit codes: 0 ok (also for empty inputs, with a warning), 1 an input "
+                              "could not be tagged (the others still were), 2 usage error.")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a text file, a directory (every *.txt in it, sorted) or - for stdin")
+    p.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl",
+                   help="output format (default jsonl)")
+    p.add_argument("--probs", action="store_true", help="add every class's probability")
+    p.add_argument("--summary", action="store_true",
+                   help="per article: units per topic and stance, critical vs supportive share")
+    p.add_argument("--min-score", type=float, metavar="X",
+                   help='mark units whose topic score is below X with "uncertain": true')
+    p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
+                   help=f"model folder (default {paths.MODELS_DIR})")
+    p.add_argument("--encoding", help="decode inputs with this encoding instead of UTF-8")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="tag on N processes (output order is kept)")
+    p.set_defaults(func=cmd_tag)
     return parser
 
 
@@ -146,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as err:
         _err(f"error: {err}")
         return EXIT_INPUT
+    except UsageError as err:
+        _err(f"karabakh-tagger: error: {err}")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED

@@ -1,0 +1,154 @@
+"""The I/O around ``tag``: where articles come from (files, folders, stdin) and how rows are written.
+
+Inputs are read lazily, one file at a time, and every problem with one input becomes a single
+line on stderr while the other inputs are still tagged. Rows are written as complete lines, a
+batch at a time, so an interrupted run leaves complete lines only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from karabakh_tagger.corpus import decode, read_text
+from karabakh_tagger.errors import InputError
+from karabakh_tagger.tag import TaggedUnit
+
+Report = Callable[[str], None]
+COLUMNS = ["article", "index", "start", "end", "text", "topic", "topic_score", "stance", "stance_score"]
+
+
+def iter_articles(inputs: list[str], encoding: str | None, error: Report, warn: Report
+                  ) -> Iterator[tuple[str, str]]:
+    """``(name, text)`` for every readable input; problems are reported and skipped."""
+    for raw in inputs:
+        if raw == "-":
+            yield from _one("stdin", lambda: decode(sys.stdin.buffer.read(), "stdin", encoding),
+                            error, warn)
+            continue
+        path = Path(raw)
+        if path.is_dir():
+            files = sorted(p for p in path.glob("*.txt") if p.is_file())
+            if not files:
+                warn(f"warning: {path}: no *.txt files in this directory")
+            for file in files:
+                yield from _one(file.stem, lambda f=file: read_text(f, encoding), error, warn, file)
+        else:
+            yield from _one(path.stem, lambda p=path: read_text(p, encoding), error, warn, path)
+
+
+def _one(name: str, read: Callable[[], str], error: Report, warn: Report,
+         path: Path | None = None) -> Iterator[tuple[str, str]]:
+    try:
+        text = read()
+    except InputError as err:
+        error(f"error: {err}")
+        return
+    if not text.strip():
+        warn(f"warning: {path or name}: empty; no units")
+        return
+    yield name, text
+
+
+def _row(unit: TaggedUnit, probs: bool, min_score: float | None) -> dict[str, Any]:
+    row = unit.to_dict(probs)
+    if min_score is not None:
+        row["uncertain"] = unit.topic_score < min_score
+    return row
+
+
+class Writer:
+    """Formats tagged units (or per-article summaries) as jsonl, csv or an aligned table."""
+
+    def __init__(self, out: TextIO, fmt: str, probs: bool, min_score: float | None,
+                 classes: dict[str, list[str]]) -> None:
+        self.out, self.fmt, self.probs, self.min_score = out, fmt, probs, min_score
+        self.classes = classes
+        self.header_done = False
+        self.width = max(40, shutil.get_terminal_size((120, 20)).columns)
+
+    def _emit(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+    def units(self, units: list[TaggedUnit]) -> None:
+        """Write one batch of units as complete lines."""
+        rows = [_row(u, self.probs, self.min_score) for u in units]
+        if self.fmt == "jsonl":
+            self._emit("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        elif self.fmt == "csv":
+            self._csv([self._flat(r) for r in rows], self._columns())
+        else:
+            self._table(rows)
+
+    def _columns(self) -> list[str]:
+        cols = list(COLUMNS)
+        if self.probs:
+            cols += [f"{t}_p_{c}" for t in ("topic", "stance") for c in self.classes[t]]
+        if self.min_score is not None:
+            cols.append("uncertain")
+        return cols
+
+    @staticmethod
+    def _flat(row: dict[str, Any]) -> dict[str, Any]:
+        flat = {k: v for k, v in row.items() if not k.endswith("_probs")}
+        for task in ("topic", "stance"):
+            for c, p in (row.get(f"{task}_probs") or {}).items():
+                flat[f"{task}_p_{c}"] = p
+        return flat
+
+    def _csv(self, rows: list[dict[str, Any]], columns: list[str]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        if not self.header_done:
+            writer.writeheader()
+            self.header_done = True
+        writer.writerows(rows)
+        self._emit(buffer.getvalue())
+
+    def _table(self, rows: list[dict[str, Any]]) -> None:
+        text_width = max(20, self.width - 72)
+        lines = []
+        if not self.header_done:
+            lines.append(f"{'article':<22} {'#':>4} {'topic':<24}{'p':>5} {'stance':<10}{'p':>5}  text")
+            self.header_done = True
+        for r in rows:
+            flag = "?" if r.get("uncertain") else " "
+            text = textwrap.shorten(" ".join(r["text"].split()), text_width, placeholder="…")
+            lines.append(f"{r['article'][:22]:<22} {r['index']:>4} {r['topic']:<24}"
+                         f"{r['topic_score']:>5.2f}{flag}{r['stance']:<10}{r['stance_score']:>5.2f}  {text}")
+        self._emit("".join(line + "\n" for line in lines))
+
+    def summary(self, article: str, topics: Counter[str], stances: Counter[str]) -> None:
+        """Write one article's summary: units per topic and stance, critical vs supportive share."""
+        opinionated = stances["critical"] + stances["supportive"]
+        row: dict[str, Any] = {
+            "article": article, "units": sum(topics.values()),
+            "topics": {c: topics[c] for c in self.classes["topic"]},
+            "stances": {c: stances[c] for c in self.classes["stance"]},
+            "critical_share": round(stances["critical"] / opinionated, 4) if opinionated else None,
+            "supportive_share": round(stances["supportive"] / opinionated, 4) if opinionated else None,
+        }
+        if self.fmt == "jsonl":
+            self._emit(json.dumps(row, ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            flat = {k: v for k, v in row.items() if k not in ("topics", "stances")}
+            flat |= {f"topic_{c}": n for c, n in row["topics"].items()}
+            flat |= {f"stance_{c}": n for c, n in row["stances"].items()}
+            self._csv([flat], list(flat))
+        else:
+            share = ("no critical or supportive units" if not opinionated else
+                     f"critical {row['critical_share']:.0%} / supportive {row['supportive_share']:.0%}"
+                     " of non-neutral units")
+            topics_line = ", ".join(f"{c} {n}" for c, n in topics.most_common())
+            stances_line = ", ".join(f"{c} {n}" for c, n in stances.most_common())
+            self._emit(f"{article}: {row['units']} units\n  topics:  {topics_line}\n"
+                       f"  stances: {stances_line}\n  {share}\n")
