@@ -27,23 +27,42 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _is_authored(lines: list[str]) -> bool:
+    """True for a file of authored examples (its rows say "source": "authored")."""
+    for line in lines:
+        try:
+            return json.loads(line).get("source") == "authored"
+        except (ValueError, AttributeError):
+            continue
+    return False
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a label file against the scheme and the articles; print counts when it is clean."""
+    """Validate a label file (corpus units, or authored examples) without changing it."""
     from karabakh_tagger.corpus import load_articles, read_text
-    from karabakh_tagger.labels import TASKS, label_counts, validate_units
+    from karabakh_tagger.labels import TASKS, label_counts, validate_authored, validate_units
 
     articles = load_articles(args.articles)
-    rows, problems = validate_units(read_text(args.path).splitlines(), articles)
+    lines = read_text(args.path).splitlines()
+    if _is_authored(lines):
+        corpus_lines = read_text(paths.LABELS_FILE).splitlines() if paths.LABELS_FILE.exists() else []
+        corpus = [json.loads(x) for x in corpus_lines if x.strip()] if corpus_lines else []
+        rows, problems = validate_authored(lines, corpus)
+        columns: list[str] = []
+    else:
+        rows, problems = validate_units(lines, articles)
+        columns = list(articles)
     for problem in problems:
         _err(f"{args.path}:{problem.line}: {problem.message}")
     if problems:
         _err(f"{args.path}: {len(problems)} problem(s); nothing was changed")
         return EXIT_INPUT
-    print(f"{args.path}: {len(rows)} rows, {len(articles)} articles, all valid")
+    kind = "authored rows" if not columns else f"rows, {len(articles)} articles"
+    print(f"{args.path}: {len(rows)} {kind}, all valid")
     for task, counts in label_counts(rows).items():
-        print(f"\n{task:<26} {'all':>4}  " + "  ".join(a[:3] for a in articles))
+        print(f"\n{task:<26} {'all':>4}  " + "  ".join(a[:3] for a in columns))
         for name in TASKS[task]:
-            per = [sum(r[task] == name and r["article"] == a for r in rows) for a in articles]
+            per = [sum(r[task] == name and r["article"] == a for r in rows) for a in columns]
             print(f"  {name:<24} {counts[name]:>4}  " + "  ".join(f"{n:>3}" for n in per))
     return EXIT_OK
 
@@ -52,8 +71,15 @@ def _load_training_data(args: argparse.Namespace) -> tuple[Any, Any]:
     """The config and the labelled dataset (with authored rows when the config asks for them)."""
     from karabakh_tagger.config import load_config
     from karabakh_tagger.data import load_labels
+    from karabakh_tagger.labels import TASKS
+    from karabakh_tagger.model import param_grid
 
     config = load_config(args.config)
+    for task in TASKS:
+        try:
+            param_grid(config, task)
+        except InputError as err:
+            raise InputError(f"{args.config}: {err}") from None
     authored = args.authored if config.use_authored else None
     if authored is not None and not authored.exists():
         raise InputError(f"{authored}: missing, but {args.config} sets use_authored: true")
@@ -141,6 +167,118 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failed else EXIT_OK
 
 
+def _read_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a JSON-lines file that is expected to be valid (validate it first)."""
+    from karabakh_tagger.corpus import read_text
+
+    try:
+        return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
+    except ValueError:
+        raise InputError(f"{path}: not valid JSON lines; run make validate") from None
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    from karabakh_tagger.train import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    """Copy new articles into the corpus and write draft label rows with the model's labels."""
+    from karabakh_tagger.annotate import add_article, draft_rows, model_version, sort_uncertain
+    from karabakh_tagger.tag import load_tagger
+
+    tagger = load_tagger(args.models, warn=_err)
+    version = model_version(tagger.manifest)
+    rows: list[dict[str, Any]] = []
+    for source in args.articles_in:
+        ident, text = add_article(source, args.articles)
+        new = draft_rows(tagger, ident, text, version)
+        print(f"{source} -> {args.articles / (ident + '.txt')}: {len(new)} draft rows")
+        rows += new
+    if args.sort == "uncertain":
+        rows = sort_uncertain(rows)
+    _write_jsonl(args.out, rows)
+    print(f"wrote {args.out}: review the labels, set status to reviewed, then "
+          f"karabakh-tagger accept {args.out}")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Convert a draft to a Label Studio or doccano import file."""
+    from karabakh_tagger.annotate import label_studio_config, to_doccano, to_label_studio
+    from karabakh_tagger.train import atomic_write_text
+
+    rows = _read_rows(args.draft)
+    if args.to == "label-studio":
+        atomic_write_text(args.out, json.dumps(to_label_studio(rows), ensure_ascii=False, indent=1))
+        config = args.out.with_suffix(".xml")
+        atomic_write_text(config, label_studio_config())
+        print(f"wrote {args.out} ({len(rows)} tasks) and its labelling config {config}")
+    else:
+        _write_jsonl(args.out, to_doccano(rows))
+        print(f"wrote {args.out} ({len(rows)} rows; labels are topic:NAME and stance:NAME)")
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Convert an annotation tool's export back to draft rows (annotated rows become reviewed)."""
+    from karabakh_tagger.annotate import read_export
+
+    rows, problems = read_export(args.export, getattr(args, "from"))
+    for problem in problems:
+        _err(f"{args.export}:{problem.line}: {problem.message}")
+    if problems:
+        _err(f"{args.export}: {len(problems)} problem(s); nothing was written")
+        return EXIT_INPUT
+    _write_jsonl(args.out, rows)
+    reviewed = sum(r.get("status") == "reviewed" for r in rows)
+    print(f"wrote {args.out}: {len(rows)} rows, {reviewed} reviewed")
+    return EXIT_OK
+
+
+def cmd_accept(args: argparse.Namespace) -> int:
+    """Merge reviewed rows into the labels, all or nothing."""
+    from karabakh_tagger.annotate import check_draft, merge
+    from karabakh_tagger.corpus import load_articles, read_text
+
+    articles = load_articles(args.articles)
+    existing = _read_rows(args.labels) if args.labels.exists() else []
+    rows, problems = check_draft(read_text(args.draft).splitlines(), articles, existing)
+    for problem in problems:
+        _err(f"{args.draft}:{problem.line}: {problem.message}")
+    if problems:
+        _err(f"{args.draft}: {len(problems)} problem(s); nothing was merged")
+        return EXIT_INPUT
+    merged = merge(existing, rows, articles)
+    _write_jsonl(args.labels, merged)
+    print(f"merged {len(merged) - len(existing)} new rows into {args.labels} ({len(merged)} rows)")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Rank likely label errors from the nested-CV probabilities; kappa against a second file."""
+    from karabakh_tagger.audit import agreement, label_issues, render
+    from karabakh_tagger.train import atomic_write_text
+
+    if not args.oof.exists():
+        raise InputError(f"{args.oof}: missing; run make eval first")
+    issues = label_issues(_read_rows(args.oof))
+    second = second_rows = None
+    if args.second is not None and args.second.exists():
+        second_rows = _read_rows(args.second)
+        second = agreement(_read_rows(args.labels), second_rows)
+    by_id = {r["id"]: r for r in second_rows or []}
+    atomic_write_text(args.out, render(issues, second, by_id, args.top))
+    for task, found in issues.items():
+        print(f"{task:<7} {len(found)} likely label issue(s)")
+    if second is not None:
+        print(f"kappa vs {args.second} ({second['shared']} units): "
+              + ", ".join(f"{t} {second[t]['kappa']:.3f}" for t in ("topic", "stance")))
+    print(f"wrote {args.out}")
+    return EXIT_OK
+
+
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
                    help=f"hyperparameter file (default {paths.CONFIG_FILE})")
@@ -198,6 +336,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="tag on N processes (output order is kept)")
     p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("annotate", help="draft labels for new articles with the model")
+    p.add_argument("articles_in", nargs="+", type=Path, metavar="ARTICLE", help="new article files")
+    p.add_argument("--out", type=Path, required=True, help="draft JSONL to write")
+    p.add_argument("--sort", choices=("article", "uncertain"), default="article",
+                   help="row order: article order, or least confident first")
+    p.add_argument("--models", type=Path, default=paths.MODELS_DIR)
+    p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR,
+                   help=f"article folder the files are copied into (default {paths.ARTICLES_DIR})")
+    p.set_defaults(func=cmd_annotate)
+
+    p = sub.add_parser("export", help="convert a draft for Label Studio or doccano")
+    p.add_argument("draft", type=Path)
+    p.add_argument("--to", choices=("label-studio", "doccano"), required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="convert a Label Studio or doccano export back to a draft")
+    p.add_argument("export", type=Path)
+    p.add_argument("--from", choices=("label-studio", "doccano"), required=True)
+    p.add_argument("--out", type=Path, required=True, help="draft JSONL to write")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("accept", help="merge reviewed draft rows into the labels (all or nothing)")
+    p.add_argument("draft", type=Path)
+    p.add_argument("--labels", type=Path, default=paths.LABELS_FILE)
+    p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR)
+    p.set_defaults(func=cmd_accept)
+
+    p = sub.add_parser("audit", help="likely label errors and Cohen's kappa -> reports/label_issues.md")
+    p.add_argument("--oof", type=Path, default=paths.REPORTS_DIR / "oof_predictions.jsonl",
+                   help="out-of-fold predictions written by eval")
+    p.add_argument("--labels", type=Path, default=paths.LABELS_FILE)
+    p.add_argument("--second", type=Path, default=paths.SECOND_ANNOTATOR_FILE,
+                   help="a second annotator's labels of the same units (id, topic, stance)")
+    p.add_argument("--out", type=Path, default=paths.REPORTS_DIR / "label_issues.md")
+    p.add_argument("--top", type=int, default=25, help="rows per task in the report")
+    p.set_defaults(func=cmd_audit)
     return parser
 
 

@@ -38,7 +38,11 @@ UNIT_FIELDS: dict[str, type] = {
     "topic": str, "stance": str,
 }
 AUTHORED_FIELDS: dict[str, type] = {"id": str, "text": str, "topic": str, "stance": str, "source": str}
+DRAFT_FIELDS: dict[str, type] = {
+    **UNIT_FIELDS, "topic_score": float, "stance_score": float, "model_version": str, "status": str,
+}
 OPTIONAL_FIELDS: dict[str, type] = {"note": str}
+STATUSES = ("draft", "reviewed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,7 @@ def check_fields(row: dict[str, Any], fields: dict[str, type]) -> list[str]:
         value = row.get(name)
         if name not in row:
             messages.append(f"missing field {name!r} (add it)")
-        elif not isinstance(value, kind) or isinstance(value, bool):
+        elif not isinstance(value, (int, float) if kind is float else kind) or isinstance(value, bool):
             messages.append(f"field {name!r} must be {kind.__name__}, got {type(value).__name__}")
     allowed = fields.keys() | OPTIONAL_FIELDS.keys()
     messages += [f"unknown field {k!r} (allowed: {', '.join(sorted(allowed))})"
@@ -102,7 +106,7 @@ def check_fields(row: dict[str, Any], fields: dict[str, type]) -> list[str]:
     return messages
 
 
-def _check_slice(row: dict[str, Any], articles: dict[str, str]) -> list[str]:
+def check_slice(row: dict[str, Any], articles: dict[str, str]) -> list[str]:
     """Messages for a row whose id, article or offsets do not match the article text."""
     article, start, end = row["article"], row["start"], row["end"]
     if article not in articles:
@@ -184,6 +188,29 @@ def check_ids(rows: list[tuple[int, dict[str, Any]]]) -> list[Problem]:
     return problems
 
 
+def validate_authored(lines: Iterable[str], corpus_rows: list[dict[str, Any]] | None = None
+                      ) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Validate authored examples: fields, scheme, unique ids, ``source == "authored"``, and no
+    sentence that is also a corpus unit (an authored row must be new text)."""
+    parsed, problems = parse_lines(lines)
+    good: list[tuple[int, dict[str, Any]]] = []
+    corpus = {normalise(r["text"]): r["id"] for r in corpus_rows or []}
+    for line, row in parsed:
+        messages = check_fields(row, AUTHORED_FIELDS)
+        if not messages and row["source"] != "authored":
+            messages.append(f"source must be 'authored', got {row['source']!r}")
+        if not messages and not row["text"].strip():
+            messages.append("empty text")
+        if not messages and normalise(row["text"]) in corpus:
+            messages.append(f"text repeats corpus unit {corpus[normalise(row['text'])]} "
+                            "(authored rows must be new sentences)")
+        problems += [Problem(line, m) for m in messages]
+        if not messages:
+            good.append((line, row))
+    problems += check_ids(good) + check_repeats(good)
+    return [row for _, row in good], sorted(problems, key=lambda p: p.line)
+
+
 def validate_units(lines: Iterable[str], articles: dict[str, str]
                    ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Validate a corpus label file: returns the rows and every problem found, sorted by line."""
@@ -192,7 +219,7 @@ def validate_units(lines: Iterable[str], articles: dict[str, str]
     for line, row in parsed:
         messages = check_fields(row, UNIT_FIELDS)
         if not messages:
-            messages = _check_slice(row, articles)
+            messages = check_slice(row, articles)
         problems += [Problem(line, m) for m in messages]
         if not messages:
             good.append((line, row))

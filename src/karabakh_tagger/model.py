@@ -15,6 +15,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from karabakh_tagger.config import Config, FeaturesConfig
+from karabakh_tagger.errors import InputError
+
+FEATURE_KINDS = ("word", "char", "union", "minilm")
 
 
 def make_vectorizer(features: FeaturesConfig, kind: str | None = None) -> Any:
@@ -53,9 +56,19 @@ def param_grid(config: Config, task: str) -> dict[str, list[Any]]:
     The config's ``features`` key lists feature kinds; it becomes the ``tfidf`` step itself, so the
     search can compare word, char and union features like any other hyperparameter.
     """
-    grid = dict(config.search.grid.get(task, {}))
+    grid = {key: [tuple(v) if isinstance(v, list) else v for v in values]
+            for key, values in config.search.grid.get(task, {}).items()}
     kinds = grid.pop("features", None)
+    known = build_pipeline(config).get_params()
+    for key in grid:
+        if key not in known:
+            raise InputError(f"unknown grid parameter 'search.grid.{task}.{key}' (Pipeline "
+                             "parameters look like clf__C or tfidf__min_df)")
     if kinds:
+        bad = [k for k in kinds if k not in FEATURE_KINDS]
+        if bad:
+            raise InputError(f"unknown feature kind {bad[0]!r} in 'search.grid.{task}.features' "
+                             f"(use {', '.join(FEATURE_KINDS)})")
         grid["tfidf"] = [make_vectorizer(config.features, kind) for kind in kinds]
     return grid
 

@@ -6,6 +6,7 @@ from pathlib import Path
 ARTICLES_DIR = Path("data/articles")
 LABELS_FILE = Path("labels/sentences.jsonl")
 AUTHORED_FILE = Path("labels/authored.jsonl")
+SECOND_ANNOTATOR_FILE = Path("labels/second_annotator.jsonl")
 CONFIG_FILE = Path("configs/baseline.yaml")
 MODELS_DIR = Path("models")
 REPORTS_DIR = Path("reports")
