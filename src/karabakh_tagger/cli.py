@@ -97,21 +97,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Nested leave-one-article-out evaluation; writes reports/ (JSON, Markdown, PNG)."""
-    from karabakh_tagger.evaluate import evaluate, oof_rows
+    """Nested leave-one-article-out evaluation; writes reports/ (JSON, Markdown, PNG).
+
+    When authored examples exist, the other setting of ``use_authored`` is evaluated on the same
+    folds too and reported side by side.
+    """
+    from dataclasses import replace
+
+    from karabakh_tagger.data import load_labels
+    from karabakh_tagger.evaluate import authored_effect, evaluate, oof_rows
     from karabakh_tagger.report import write_reports
-    from karabakh_tagger.train import (
-        TASK_NAMES,
-        atomic_write_text,
-        label_names,
-        named_pipeline,
-        train_all,
-    )
+    from karabakh_tagger.train import TASK_NAMES, atomic_write_text, label_names, named_pipeline, train_all
 
     config, dataset = _load_training_data(args)
     final = {task: named_pipeline(t, label_names(dataset, task))
              for task, t in train_all(dataset, config).items()}
     metrics, runs = evaluate(dataset, config, final)
+    if args.authored.exists():
+        other = replace(config, use_authored=not config.use_authored)
+        other_data = load_labels(args.labels, args.authored if other.use_authored else None)
+        other_metrics, _ = evaluate(other_data, other, warn=lambda _: None, full=False)
+        pair = (metrics, other_metrics) if config.use_authored else (other_metrics, metrics)
+        metrics["authored_effect"] = authored_effect(*pair)
     for path in write_reports(metrics, args.out):
         print(f"wrote {path}")
     oof = args.out / "oof_predictions.jsonl"
@@ -124,6 +131,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         extra = f", F_avg {m['f_avg']:.3f}" if task == "stance" else ""
         print(f"{task:<7} nested LOAO macro-F1 {m['macro_f1']:.3f} (best dummy {base:.3f}, "
               f"random split {m['random_split']['macro_f1']:.3f}){extra}")
+    if "authored_effect" in metrics:
+        effect = metrics["authored_effect"]
+        print("authored examples: " + ", ".join(
+            f"{t} {effect['without'][t]['macro_f1']:.3f} -> {effect['with'][t]['macro_f1']:.3f}"
+            for t in TASK_NAMES) + f" (default use_authored: {config.use_authored})")
     return EXIT_OK
 
 

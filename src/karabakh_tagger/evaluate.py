@@ -235,22 +235,24 @@ def top_ngrams(pipeline: Any, k: int = 10) -> dict[str, list[str]]:
 
 
 def evaluate_task(task: str, data: dict[str, Any], config: Config, names: list[str],
-                  warn: Warn) -> tuple[dict[str, Any], CVRun]:
-    """Every number of the report for one task; also returns the nested-CV run (for the audit)."""
+                  warn: Warn, full: bool = True) -> tuple[dict[str, Any], CVRun]:
+    """Every number of the report for one task; also returns the nested-CV run (for the audit).
+
+    ``full=False`` skips the random split and the learning curve (for side-by-side variants).
+    """
     splits = article_splits(data["article"], data["group"])
-    ctx = quiet()
-    try:
+    with quiet():
         run = nested_cv(task, data, config, splits, names, warn)
         result = pooled_metrics(run, names)
         base_runs = {strategy: dummy_cv(task, data, splits, strategy, config.seed, len(names))
                      for strategy in ("most_frequent", "stratified")}
-        random_run = random_split_cv(task, data, config, len(names))
-        result["random_split"] = {**{k: v for k, v in pooled_metrics(random_run, names).items()
-                                     if k in ("macro_f1", "accuracy", "folds_mean", "folds_std")},
-                                  "folds": random_run.folds}
-        result["learning_curve"] = learning_curve(task, data, config)
-    finally:
-        ctx.__exit__(None, None, None)
+        if full:
+            random_run = random_split_cv(task, data, config, len(names))
+            result["random_split"] = {
+                **{k: v for k, v in pooled_metrics(random_run, names).items()
+                   if k in ("macro_f1", "accuracy", "folds_mean", "folds_std")},
+                "folds": random_run.folds}
+            result["learning_curve"] = learning_curve(task, data, config)
     result["calibration"] = calibration(run)
     result["baselines"] = {}
     for strategy, base_run in base_runs.items():
@@ -276,7 +278,8 @@ def as_arrays(dataset: Any) -> dict[str, Any]:
 
 
 def evaluate(dataset: Any, config: Config, final: dict[str, Any] | None = None,
-             warn: Warn = lambda m: print(m, file=sys.stderr)) -> tuple[dict[str, Any], dict[str, CVRun]]:
+             warn: Warn = lambda m: print(m, file=sys.stderr), full: bool = True
+             ) -> tuple[dict[str, Any], dict[str, CVRun]]:
     """The metrics of both tasks, in the shape of ``reports/metrics.json``.
 
     ``final`` maps a task to the trained pipeline, whose most weighted n-grams are reported.
@@ -289,7 +292,7 @@ def evaluate(dataset: Any, config: Config, final: dict[str, Any] | None = None,
     runs = {}
     for task in TASK_NAMES:
         names = list(dataset.features[task].names)
-        metrics[task], runs[task] = evaluate_task(task, data, config, names, warn)
+        metrics[task], runs[task] = evaluate_task(task, data, config, names, warn, full)
         if final and task in final:
             metrics[task]["top_ngrams"] = top_ngrams(final[task])
     return metrics, runs
@@ -306,3 +309,17 @@ def oof_rows(dataset: Any, runs: dict[str, CVRun]) -> list[dict[str, Any]]:
             out[task] = {"gold": names[gold], "predicted": names[int(np.argmax(proba))],
                          "proba": {n: round(float(p), 4) for n, p in zip(names, proba, strict=True)}}
     return [rows[r] for r in sorted(rows)]
+
+
+def authored_effect(with_authored: dict[str, Any], without: dict[str, Any]) -> dict[str, Any]:
+    """Side-by-side nested-CV scores (on the real articles only) with and without authored rows."""
+    def brief(metrics: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"authored_training_rows": metrics["authored_training_rows"]}
+        for task in TASK_NAMES:
+            m = metrics[task]
+            out[task] = {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
+                         "per_class_f1": {n: v["f1"] for n, v in m["per_class"].items()}}
+            if "f_avg" in m:
+                out[task]["f_avg"] = m["f_avg"]
+        return out
+    return {"without": brief(without), "with": brief(with_authored)}

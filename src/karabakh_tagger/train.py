@@ -8,6 +8,7 @@ on both sides. Authored rows (article "authored") only ever train.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -73,13 +74,13 @@ def _relative(splits: list[Split], indices: np.ndarray) -> list[Split]:
             for tr, te in splits]
 
 
-def quiet() -> warnings.catch_warnings:
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
     """Silence scikit-learn's per-fold noise; small-class problems are reported by us instead."""
-    ctx = warnings.catch_warnings()
-    ctx.__enter__()
-    for category in (UndefinedMetricWarning, ConvergenceWarning, UserWarning, RuntimeWarning):
-        warnings.simplefilter("ignore", category)
-    return ctx
+    with warnings.catch_warnings():
+        for category in (UndefinedMetricWarning, ConvergenceWarning, UserWarning, RuntimeWarning):
+            warnings.simplefilter("ignore", category)
+        yield
 
 
 def fit_task(task: str, texts: Sequence[str], y: np.ndarray, articles: Sequence[str],
@@ -98,11 +99,8 @@ def fit_task(task: str, texts: Sequence[str], y: np.ndarray, articles: Sequence[
         return TrainedTask(task, pipeline, {}, float("nan"))
     search = GridSearchCV(build_pipeline(config), grid, scoring=config.search.scoring, cv=inner,
                           refit=True, n_jobs=1, error_score="raise")
-    ctx = quiet()
-    try:
+    with quiet():
         search.fit(x, y[idx])
-    finally:
-        ctx.__exit__(None, None, None)
     return TrainedTask(task, search.best_estimator_, describe_params(search.best_params_),
                        float(search.best_score_))
 
