@@ -7,9 +7,10 @@ no traceback), 2 a usage error (bad flags), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +87,24 @@ def _load_training_data(args: argparse.Namespace) -> tuple[Any, Any]:
     return config, load_labels(args.labels, authored)
 
 
+@contextlib.contextmanager
+def _config_errors(path: Path) -> Iterator[None]:
+    """scikit-learn's refusal of a hyperparameter value, as a one-line error about the config."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    try:
+        yield
+    except InvalidParameterError as err:
+        raise InputError(f"{path}: {str(err).splitlines()[0]}") from None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Fit the topic and stance pipelines and write them with their manifest and model card."""
     from karabakh_tagger.train import run_training, summary
 
     config, dataset = _load_training_data(args)
-    manifest = run_training(dataset, config, args.models, args.labels, args.config)
+    with _config_errors(args.config):
+        manifest = run_training(dataset, config, args.models, args.labels, args.config)
     print(summary(manifest))
     return EXIT_OK
 
@@ -110,8 +123,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from karabakh_tagger.train import TASK_NAMES, atomic_write_text, label_names, named_pipeline, train_all
 
     config, dataset = _load_training_data(args)
-    final = {task: named_pipeline(t, label_names(dataset, task))
-             for task, t in train_all(dataset, config).items()}
+    with _config_errors(args.config):
+        final = {task: named_pipeline(t, label_names(dataset, task))
+                 for task, t in train_all(dataset, config).items()}
     metrics, runs = evaluate(dataset, config, final)
     if args.authored.exists():
         other = replace(config, use_authored=not config.use_authored)
@@ -152,6 +166,13 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise UsageError("--jobs must be at least 1")
     if args.min_score is not None and not 0 <= args.min_score <= 1:
         raise UsageError("--min-score must be between 0 and 1")
+    if args.encoding is not None:
+        try:  # the lookup corpus.decode would fail on for every input (b"" skips the lookup)
+            b"a".decode(args.encoding)
+        except LookupError:
+            raise UsageError(f"--encoding: unknown text encoding {args.encoding!r}") from None
+        except UnicodeDecodeError:
+            pass
     tagger = load_tagger(args.models, warn=_err)
     failed = []
 

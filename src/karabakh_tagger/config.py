@@ -1,7 +1,8 @@
 """Hyperparameters from ``configs/*.yaml``, loaded once into frozen, typed dataclasses.
 
-Every key is checked: an unknown key, a missing one or a value of the wrong type is an
-InputError naming the key and the file, so a typo never silently falls back to a default.
+Every key is checked: an unknown key or a value of the wrong type is an InputError naming the
+key and the file, so a typo never silently falls back to a default. A key left out takes the
+default shown in the dataclass (the same as configs/baseline.yaml).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class FeaturesConfig:
     min_df: int = 1
     max_df: float = 1.0
     lowercase: bool = True
-    strip_accents: str | None = "unicode"
+    strip_accents: Literal["unicode", "ascii"] | None = "unicode"
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ def _matches(value: Any, hint: Any) -> bool:
 
 
 def _describe(hint: Any) -> str:
+    if isinstance(hint, type):  # a plain class: "int", not "<class 'int'>"
+        return hint.__name__
     return str(hint).replace("typing.", "").replace("NoneType", "null")
 
 
@@ -116,7 +119,7 @@ def _build(cls: type, data: Any, source: str, prefix: str = "") -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     for key in data:
         if key not in known:
-            raise InputError(f"{source}: unknown key {prefix}{key!r} (known keys: "
+            raise InputError(f"{source}: unknown key {prefix + str(key)!r} (known keys: "
                              f"{', '.join(sorted(known))})")
     values = {}
     for key, value in data.items():
@@ -125,7 +128,7 @@ def _build(cls: type, data: Any, source: str, prefix: str = "") -> Any:
             values[key] = _build(hint, value, source, f"{prefix}{key}.")
             continue
         if not _matches(value, hint):
-            raise InputError(f"{source}: key {prefix}{key!r} must be {_describe(hint)}, "
+            raise InputError(f"{source}: key {prefix + key!r} must be {_describe(hint)}, "
                              f"got {value!r}")
         values[key] = tuple(value) if get_origin(hint) is tuple else value
         if hint is float:

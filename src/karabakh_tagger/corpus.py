@@ -11,27 +11,41 @@ MAX_BYTES = 50_000_000
 
 
 def decode(data: bytes, name: str, encoding: str | None = None) -> str:
-    """Bytes of a text file as str, or an InputError that says why it is not usable text."""
-    if b"\x00" in data[:65536]:
-        raise InputError(f"{name}: not a text file (it contains NUL bytes)")
+    """Bytes of a text file as str, or an InputError that says why it is not usable text.
+
+    With an explicit ``encoding`` the bytes are trusted to be text (UTF-16 is full of NULs);
+    otherwise NUL or control bytes mean binary, and other undecodable bytes mean another encoding.
+    """
     if encoding:
         try:
-            return data.decode(encoding)
+            return data.decode(encoding).removeprefix("\ufeff")
         except LookupError:
             raise InputError(f"{name}: unknown encoding {encoding!r}") from None
         except UnicodeDecodeError as err:
             raise InputError(f"{name}: cannot be decoded as {encoding} at byte {err.start}") from None
+    head = data[:65536]
+    if b"\x00" in head:
+        raise InputError(f"{name}: not a text file (it contains NUL bytes)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        bad = sum(1 for b in data[:65536] if b >= 0x80) / max(1, min(len(data), 65536))
-        if bad > 0.3:
+        if _looks_binary(head):
             raise InputError(f"{name}: not a text file (mostly undecodable bytes)") from None
         raise InputError(
             f"{name}: not UTF-8 (invalid byte at {err.start}); "
             "pass --encoding, for example --encoding latin-1"
         ) from None
     return text.removeprefix("\ufeff")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """Control bytes, or high bytes with no spaces between them: not text in any 8-bit encoding
+    (Cyrillic in cp1251 or French in latin-1 still has a space every few words)."""
+    n = max(1, len(head))
+    control = sum(1 for b in head if b < 0x20 and b not in b"\t\n\r\f")
+    spaces = sum(1 for b in head if b in b" \t\n\r")
+    high = sum(1 for b in head if b >= 0x80)
+    return control > 0.05 * n or (n > 64 and high > 0.5 * n and spaces < 0.01 * n)
 
 
 def read_text(path: Path, encoding: str | None = None) -> str:

@@ -73,7 +73,7 @@ def parse_lines(lines: Iterable[str]) -> tuple[list[tuple[int, dict[str, Any]]],
         try:
             row = json.loads(raw)
         except json.JSONDecodeError as err:
-            problems.append(Problem(number, f"invalid JSON: {err.msg} at column {err.colno} "
+            problems.append(Problem(number, f"invalid JSON: {err.msg} (column {err.colno}) "
                                             "(write one JSON object per line)"))
             continue
         if not isinstance(row, dict):

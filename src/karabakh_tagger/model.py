@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer_names
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from karabakh_tagger.config import Config, FeaturesConfig
@@ -59,6 +60,9 @@ def param_grid(config: Config, task: str) -> dict[str, list[Any]]:
     grid = {key: [tuple(v) if isinstance(v, list) else v for v in values]
             for key, values in config.search.grid.get(task, {}).items()}
     kinds = grid.pop("features", None)
+    if config.search.scoring not in get_scorer_names():
+        raise InputError(f"unknown scorer 'search.scoring: {config.search.scoring}' "
+                         "(for example f1_macro, accuracy, balanced_accuracy)")
     known = build_pipeline(config).get_params()
     for key in grid:
         if key not in known:
