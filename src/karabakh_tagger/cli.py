@@ -119,8 +119,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from karabakh_tagger.data import load_labels
     from karabakh_tagger.evaluate import authored_effect, evaluate, oof_rows
+    from karabakh_tagger.files import atomic_write_text
     from karabakh_tagger.report import write_reports
-    from karabakh_tagger.train import TASK_NAMES, atomic_write_text, label_names, named_pipeline, train_all
+    from karabakh_tagger.train import TASK_NAMES, label_names, named_pipeline, train_all
 
     config, dataset = _load_training_data(args)
     with _config_errors(args.config):
@@ -211,7 +212,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    from karabakh_tagger.train import atomic_write_text
+    from karabakh_tagger.files import atomic_write_text
 
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
 
@@ -240,7 +241,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Convert a draft to a Label Studio or doccano import file."""
     from karabakh_tagger.annotate import label_studio_config, to_doccano, to_label_studio
-    from karabakh_tagger.train import atomic_write_text
+    from karabakh_tagger.files import atomic_write_text
 
     rows = _read_rows(args.draft)
     if args.to == "label-studio":
@@ -292,7 +293,7 @@ def cmd_accept(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """Rank likely label errors from the nested-CV probabilities; kappa against a second file."""
     from karabakh_tagger.audit import agreement, label_issues, render
-    from karabakh_tagger.train import atomic_write_text
+    from karabakh_tagger.files import atomic_write_text
 
     if not args.oof.exists():
         raise InputError(f"{args.oof}: missing; run make eval first")

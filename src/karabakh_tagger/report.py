@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from karabakh_tagger.train import TASK_NAMES, atomic_write, atomic_write_text
+from karabakh_tagger.files import atomic_write, atomic_write_text
+from karabakh_tagger.labels import TASKS
 
 
 def _plot(path: Path, draw: Any) -> None:
@@ -40,7 +41,7 @@ def _confusion(plt: Any, task: str, result: dict[str, Any]) -> Any:
 
 def _learning_curve(plt: Any, metrics: dict[str, Any]) -> Any:
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for task in TASK_NAMES:
+    for task in TASKS:
         points = metrics[task]["learning_curve"]
         ax.errorbar([p["n_articles"] for p in points], [p["macro_f1_mean"] for p in points],
                     yerr=[p["macro_f1_std"] for p in points], marker="o", capsize=3, label=task)
@@ -55,7 +56,7 @@ def _learning_curve(plt: Any, metrics: dict[str, Any]) -> Any:
 def _reliability(plt: Any, metrics: dict[str, Any]) -> Any:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    for task in TASK_NAMES:
+    for task in TASKS:
         bins = metrics[task]["calibration"]["bins"]
         ax.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
                 label=f"{task} (Brier {metrics[task]['calibration']['brier']:.3f})")
@@ -105,7 +106,7 @@ def render_markdown(metrics: dict[str, Any]) -> str:
     t, s = metrics["topic"], metrics["stance"]
     small = sorted(set(t["small_classes"]) | set(s["small_classes"]))
     best = {task: max(b["macro_f1"] for b in metrics[task]["baselines"].values())
-            for task in TASK_NAMES}
+            for task in TASKS}
     lines = [
         "# Evaluation report", "",
         f"Nested cross-validation on {metrics['rows']} labelled units of 5 articles: the outer loop "
@@ -145,7 +146,7 @@ def render_markdown(metrics: dict[str, Any]) -> str:
               f"Brier score (multiclass, lower is better): topic {t['calibration']['brier']:.3f}, "
               f"stance {s['calibration']['brier']:.3f}.", "",
               "| task | confidence bin | units | mean confidence | accuracy |", "|---|---|---|---|---|"]
-    for task in TASK_NAMES:
+    for task in TASKS:
         for b in metrics[task]["calibration"]["bins"]:
             lines.append(f"| {task} | {b['from']:.1f}-{b['to']:.1f} | {b['count']} | "
                          f"{b['mean_confidence']:.2f} | {b['accuracy']:.2f} |")
@@ -164,7 +165,7 @@ def _authored_section(effect: dict[str, Any]) -> list[str]:
              "below are nested leave-one-article-out scores on the real articles alone. "
              "`use_authored` in the config decides whether the shipped model uses them.", "",
              "| task | class | without | with |", "|---|---|---|---|"]
-    for task in TASK_NAMES:
+    for task in TASKS:
         w, a = effect["without"][task], effect["with"][task]
         lines.append(f"| {task} | **macro-F1** | {w['macro_f1']:.3f} | {a['macro_f1']:.3f} |")
         if "f_avg" in w:
@@ -177,7 +178,7 @@ def _authored_section(effect: dict[str, Any]) -> list[str]:
 def write_reports(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
     """Write metrics.json, report.md and the PNG plots into ``out_dir``."""
     written = []
-    for task in TASK_NAMES:
+    for task in TASKS:
         path = out_dir / f"confusion_{task}.png"
         _plot(path, lambda plt, t=task: _confusion(plt, t, metrics[t]))
         written.append(path)

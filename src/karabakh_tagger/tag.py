@@ -12,7 +12,6 @@ over several cores while the output stays identical and in order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import warnings
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from karabakh_tagger.errors import InputError
+from karabakh_tagger.files import sha256_file
 from karabakh_tagger.segment import segment
 
 TASKS = ("topic", "stance")
@@ -69,14 +69,6 @@ class Piece:
     last: bool  # the article's final piece
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_manifest(models_dir: Path) -> dict[str, Any]:
     """The manifest of a model folder, or an InputError saying how to get one."""
     path = models_dir / "manifest.json"
@@ -114,7 +106,7 @@ def load_pipelines(models_dir: Path, warn: Callable[[str], None]) -> tuple[dict[
         path = models_dir / entry.get("file", f"{task}.joblib")
         if not path.exists():
             raise InputError(f"{path}: missing; run make train")
-        if _sha256(path) != entry["sha256"]:
+        if sha256_file(path) != entry["sha256"]:
             raise InputError(f"{path} does not match {manifest_path}; retrain with make train")
     _check_versions(manifest, warn)
     for task in TASKS:

@@ -9,12 +9,9 @@ on both sides. Authored rows (article "authored") only ever train.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 import platform
 import sys
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -31,6 +28,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
 from karabakh_tagger.config import Config
+from karabakh_tagger.files import atomic_write, atomic_write_text, sha256_file
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.model import build_pipeline, describe_params, param_grid
 
@@ -123,36 +121,6 @@ def named_pipeline(trained: TrainedTask, names: list[str]) -> Pipeline:
     clf = pipeline.named_steps["clf"]
     clf.classes_ = np.asarray([names[int(c)] for c in clf.classes_], dtype=object)
     return pipeline
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Write ``path`` through a temp file in the same folder and a rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the result should look like any written file
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text version of :func:`atomic_write`."""
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def versions() -> dict[str, str]:
