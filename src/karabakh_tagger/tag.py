@@ -168,6 +168,14 @@ class Tagger:
         self.pipelines = pipelines
         self.manifest = manifest or {}
         self.classes = {task: [str(c) for c in pipelines[task].classes_] for task in TASKS}
+        self.shared = _shared_vectorizer(pipelines)
+
+    def _proba(self, texts: list[str]) -> dict[str, Any]:
+        """Class probabilities per task; one TF-IDF transform when both tasks share the features."""
+        if self.shared is None:
+            return {task: self.pipelines[task].predict_proba(texts) for task in TASKS}
+        features = self.shared.transform(texts)
+        return {task: self.pipelines[task][-1].predict_proba(features) for task in TASKS}
 
     def tag_batch(self, batch: list[Piece], probs: bool = False) -> list[tuple[Piece, list[RawUnit]]]:
         """Segment every piece of a batch and tag all their units with one call per task."""
@@ -175,7 +183,7 @@ class Tagger:
         texts = [unit.text for units in spans for unit in units]
         if not texts:
             return [(piece, []) for piece in batch]
-        scores = {task: self.pipelines[task].predict_proba(texts) for task in TASKS}
+        scores = self._proba(texts)
         best = {task: scores[task].argmax(axis=1) for task in TASKS}
         out, k = [], 0
         for piece, units in zip(batch, spans, strict=True):
@@ -207,6 +215,26 @@ class Tagger:
         for position, _, units, _ in stream(self, zip(names, texts, strict=True), probs=probs):
             out[position].extend(units)
         return out
+
+
+def _shared_vectorizer(pipelines: dict[str, Any]) -> Any:
+    """The first step of both pipelines when it is the same fitted transformer, else None.
+
+    Both tasks are trained on the same sentences, so unless the search chose different feature
+    settings their vectorizers are identical, and transforming once halves the feature cost.
+    """
+    import numpy as np
+
+    first, second = (getattr(pipelines[task], "steps", [[None, None]])[0][1] for task in TASKS)
+    if len(getattr(pipelines[TASKS[0]], "steps", [])) != 2 or type(first) is not type(second):
+        return None
+    try:
+        same = (repr(first.get_params()) == repr(second.get_params())
+                and first.vocabulary_ == second.vocabulary_
+                and np.array_equal(first.idf_, second.idf_))
+    except AttributeError:  # not a fitted TfidfVectorizer (e.g. a union or an encoder)
+        return None
+    return first if same else None
 
 
 def to_unit(article: str, index: int, row: RawUnit) -> TaggedUnit:

@@ -23,6 +23,8 @@ from karabakh_tagger.errors import InputError
 from karabakh_tagger.tag import TaggedUnit
 
 Report = Callable[[str], None]
+# One encoder: json.dumps(..., ensure_ascii=False) would build a new one for every row.
+_JSON = json.JSONEncoder(ensure_ascii=False)
 COLUMNS = ["article", "index", "start", "end", "text", "topic", "topic_score", "stance", "stance_score"]
 
 
@@ -83,7 +85,7 @@ class Writer:
         """Write one batch of units as complete lines."""
         rows = [_row(u, self.probs, self.min_score) for u in units]
         if self.fmt == "jsonl":
-            self._emit("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+            self._emit("".join(_JSON.encode(r) + "\n" for r in rows))
         elif self.fmt == "csv":
             self._csv([self._flat(r) for r in rows], self._columns())
         else:
