@@ -1,0 +1,472 @@
+"""Speed, memory and size benchmark of the tagger, in one run, against bare pipelines.
+
+The machine this runs on is small and noisy, so every speed is the median of ``--repeats``
+rounds, the rows are measured round-robin (each round times every row once, so a slow spell hits
+all rows alike), and every comparison is a RATIO against the bare pipelines measured in the same
+run: the median over rounds of the per-round ratio.
+
+Input: the corpus articles (``data/articles/*.txt``) repeated, with blank lines between them,
+until the project's segmenter finds about ``--sentences`` units in the file. Rows:
+
+a. segmentation alone (``karabakh_tagger.segment.segment`` on the whole text);
+b. the bare saved pipelines (``joblib.load``), ``predict_proba`` of topic then stance on the
+   pre-split unit texts: THE REFERENCE;
+c. a bare word-bigram TF-IDF + LR pair (``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)``
+   + ``LogisticRegression``, fitted here on ``labels/sentences.jsonl``) on the same unit texts;
+d. the Python API, ``load_tagger(models).tag_many([text])`` (the load is timed separately);
+e. the CLI end to end, ``karabakh-tagger tag FILE > /dev/null --jobs 1`` (wall time, including
+   process start, imports and model load);
+f. the same with ``--jobs 2``.
+
+Also: model load time (``load_tagger`` in-process after the imports are warm, and the CLI's
+start-up on an empty stdin), peak memory of the CLI on the big file, artifact sizes and, unless
+``--skip-train-eval``, the wall time of ``karabakh-tagger train`` and ``karabakh-tagger eval``
+into temporary folders. Targets are printed beside the numbers with PASS/FAIL.
+
+Run from anywhere (``make bench`` runs it as below)::
+
+    .venv/bin/python benchmarks/bench.py --models models --out reports/bench.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from karabakh_tagger.segment import segment  # noqa: E402
+
+ARTICLES = ROOT / "data" / "articles"
+LABELS = ROOT / "labels" / "sentences.jsonl"
+TASKS = ("topic", "stance")
+
+# Targets of the issue.
+CLI_VS_BIGRAM_MAX = 2.0  # CLI time per sentence <= 2x the bare word-bigram pair's
+JOBS2_SPEEDUP_MIN = 1.6  # --jobs 2 at least 1.6x faster than --jobs 1
+LOAD_MAX_S = 0.3
+ARTIFACTS_MAX_BYTES = 5 * 1024 * 1024
+TRAIN_EVAL_MAX_S = 60.0
+PEAK_RSS_MAX_BYTES = 300 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def sub_env() -> dict[str, str]:
+    """Environment of every subprocess: offline Hugging Face, fixed hash seed."""
+    env = dict(os.environ)
+    env.update(HF_DATASETS_OFFLINE="1", HF_HUB_OFFLINE="1", PYTHONHASHSEED="0")
+    return env
+
+
+def cli_command() -> list[str]:
+    """The installed console script next to this interpreter, else ``python -m``."""
+    script = Path(sys.executable).parent / "karabakh-tagger"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "karabakh_tagger.cli"]
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+# --------------------------------------------------------------------------- data
+
+
+def build_text(target: int) -> tuple[str, int, int]:
+    """The corpus articles repeated (blank lines between) to about ``target`` units.
+
+    Returns the text, the number of copies of the corpus and the units ``segment`` finds in it.
+    """
+    one_copy = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(ARTICLES.glob("*.txt")))
+    per_copy = len(segment(one_copy))
+    if per_copy == 0:
+        raise SystemExit(f"{ARTICLES}: no units in the corpus articles")
+    copies = max(1, round(target / per_copy))
+    text = "\n\n".join([one_copy] * copies) + "\n"
+    return text, copies, len(segment(text))
+
+
+def bigram_pair() -> dict[str, Any]:
+    """A bare word-bigram TF-IDF + LR pipeline per task, fitted on the labelled units."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    rows = [json.loads(line) for line in LABELS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = [r["text"] for r in rows]
+    pair = {}
+    for task in TASKS:
+        pipeline = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                                 LogisticRegression(max_iter=1000))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pair[task] = pipeline.fit(texts, [r[task] for r in rows])
+    return pair
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(func: Callable[[], Any]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of ``func``: this process's CPU plus that of reaped children."""
+    cpu, kids = time.process_time(), children_cpu()
+    start = time.perf_counter()
+    func()
+    wall = time.perf_counter() - start
+    return wall, time.process_time() - cpu + children_cpu() - kids
+
+
+def run_cli(args: list[str], stdin: Any = subprocess.DEVNULL) -> float:
+    """Wall time of one CLI run with stdout to /dev/null; a failed run stops the benchmark."""
+    start = time.perf_counter()
+    done = subprocess.run(cli_command() + args, stdin=stdin, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, env=sub_env(), cwd=ROOT, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"karabakh-tagger {' '.join(args)} failed ({done.returncode}):\n"
+                         + done.stderr.decode(errors="replace"))
+    return seconds
+
+
+def burn(n: int) -> int:
+    """Pure-Python CPU work, for the parallel-capacity control."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def calibrate_burn(seconds: float = 0.4) -> int:
+    n = 200_000
+    while True:
+        start = time.perf_counter()
+        burn(n)
+        took = time.perf_counter() - start
+        if took > 0.05:
+            return max(1, int(n * seconds / took))
+        n *= 4
+
+
+def parallel_capacity(pool: Any, n: int) -> float:
+    """Speed-up of two CPU-bound tasks on two worker processes over one after the other, now.
+
+    The ceiling any ``--jobs 2`` can reach on this machine at this moment (2.0 on two idle cores;
+    about 1.0 when other work already keeps the cores busy).
+    """
+    start = time.perf_counter()
+    burn(n)
+    burn(n)
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    pool.map(burn, [n, n], chunksize=1)
+    return serial / (time.perf_counter() - start)
+
+
+def peak_memory(args: list[str], out_path: Path) -> tuple[int, str, int]:
+    """Peak RSS in bytes of one CLI run (stdout to ``out_path``), the method, and output lines."""
+    time_bin = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    with out_path.open("wb") as out:
+        if time_bin:
+            done = subprocess.run([time_bin, "-v", *cli_command(), *args], stdout=out,
+                                  stderr=subprocess.PIPE, env=sub_env(), cwd=ROOT, check=False)
+            err = done.stderr.decode(errors="replace")
+            match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
+            if done.returncode == 0 and match:
+                peak, method = int(match.group(1)) * 1024, "/usr/bin/time -v"
+            else:
+                time_bin = None  # not GNU time: fall back below
+        if not time_bin:
+            out.seek(0)
+            out.truncate()
+            wrapper = ("import resource, subprocess, sys\n"
+                       "rc = subprocess.run(sys.argv[1:]).returncode\n"
+                       "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
+                       "sys.exit(rc)\n")
+            done = subprocess.run([sys.executable, "-c", wrapper, *cli_command(), *args], stdout=out,
+                                  stderr=subprocess.PIPE, env=sub_env(), cwd=ROOT, check=False)
+            err = done.stderr.decode(errors="replace")
+            # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+            last = err.strip().splitlines()[-1] if err.strip() else "0"
+            peak = int(last) * (1 if sys.platform == "darwin" else 1024)
+            method = "getrusage(RUSAGE_CHILDREN)"
+        if done.returncode != 0:
+            raise SystemExit(f"karabakh-tagger {' '.join(args)} failed ({done.returncode}):\n{err}")
+    with out_path.open("rb") as handle:
+        lines = sum(1 for _ in handle)
+    return peak, method, lines
+
+
+def run_once(args: list[str]) -> float:
+    """Wall time of one non-tag CLI command (train, eval), output captured."""
+    start = time.perf_counter()
+    done = subprocess.run(cli_command() + args, capture_output=True, env=sub_env(), cwd=ROOT,
+                          check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"karabakh-tagger {' '.join(args)} failed ({done.returncode}):\n"
+                         + done.stderr.decode(errors="replace"))
+    return seconds
+
+
+def paired_ratio(num: list[float], den: list[float]) -> float:
+    """Median over rounds of num[i] / den[i] (both timed in the same round)."""
+    return statistics.median(a / b for a, b in zip(num, den, strict=True))
+
+
+def mark(ok: bool) -> str:
+    return "**PASS**" if ok else "**FAIL**"
+
+
+def fmt_load(load: tuple[float, float, float] | None) -> str:
+    return "n/a" if load is None else " / ".join(f"{x:.2f}" for x in load)
+
+
+def mib(n: float) -> str:
+    return f"{n / 1024 / 1024:,.2f} MiB"
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "models", help="trained model folder")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.md",
+                        help="Markdown file to write (atomically)")
+    parser.add_argument("--sentences", type=int, default=40_000, help="units in the big article file")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (medians are reported)")
+    parser.add_argument("--skip-train-eval", action="store_true",
+                        help="do not time karabakh-tagger train and eval")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.sentences < 1:
+        parser.error("--repeats and --sentences must be at least 1")
+    models = args.models.resolve()
+
+    import joblib
+
+    from karabakh_tagger.tag import load_tagger
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="kt-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        text, copies, n = build_text(args.sentences)
+        big = tmp / "big.txt"
+        big.write_text(text, encoding="utf-8")
+        units = [u.text for u in segment(text)]
+        assert len(units) == n
+        log(f"big file: {copies} copies of the corpus, {len(text):,} chars, {n:,} units")
+
+        # Warm-up (imports, first calls) outside the timings.
+        tagger = load_tagger(models, warn=lambda _: None)
+        bare = {task: joblib.load(models / f"{task}.joblib") for task in TASKS}
+        pair = bigram_pair()
+        sample = units[:500]
+        for pipelines in (bare, pair):
+            for p in pipelines.values():
+                p.predict_proba(sample)
+        tagger.tag_many([text[:20_000]])
+        got = sum(len(x) for x in tagger.tag_many([text]))
+        if got != n:
+            log(f"warning: tag_many returned {got} units, segment {n}")
+
+        cli_file = ["tag", str(big), "--models", str(models)]
+        rows: dict[str, Callable[[], Any]] = {
+            "a": lambda: segment(text),
+            "b": lambda: [bare[t].predict_proba(units) for t in TASKS],
+            "c": lambda: [pair[t].predict_proba(units) for t in TASKS],
+            "d": lambda: tagger.tag_many([text]),
+            "e": lambda: run_cli([*cli_file, "--jobs", "1"]),
+            "f": lambda: run_cli([*cli_file, "--jobs", "2"]),
+        }
+        times: dict[str, list[float]] = {key: [] for key in rows}
+        cpu: dict[str, list[float]] = {key: [] for key in rows}
+        loads: list[float] = []
+        starts: list[float] = []
+        capacity: list[float] = []
+        load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+        n_burn = calibrate_burn()
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            pool.map(burn, [1, 1], chunksize=1)  # workers started outside the timing
+            for r in range(args.repeats):
+                capacity.append(parallel_capacity(pool, n_burn))
+                for key, func in rows.items():
+                    wall, used = timed(func)
+                    times[key].append(wall)
+                    cpu[key].append(used)
+                loads.append(timed(lambda: load_tagger(models, warn=lambda _: None))[0])
+                starts.append(run_cli(["tag", "-", "--models", str(models)]))
+                log(f"round {r + 1}/{args.repeats}: "
+                    + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+                    + f", load {loads[-1] * 1000:.0f} ms, startup {starts[-1]:.2f}s, "
+                    f"2-process capacity {capacity[-1]:.2f}x")
+        load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
+
+        log("peak memory (CLI, --jobs 1 and --jobs 2)")
+        peak1, method, lines1 = peak_memory([*cli_file, "--jobs", "1"], tmp / "out1.jsonl")
+        peak2, _, lines2 = peak_memory([*cli_file, "--jobs", "2"], tmp / "out2.jsonl")
+        identical = (tmp / "out1.jsonl").read_bytes() == (tmp / "out2.jsonl").read_bytes()
+
+        train_s = eval_s = None
+        if not args.skip_train_eval:
+            log("karabakh-tagger train / eval into temporary folders")
+            train_s = run_once(["train", "--models", str(tmp / "models")])
+            eval_s = run_once(["eval", "--out", str(tmp / "reports")])
+
+    # ----------------------------------------------------------------------- report
+    med = {key: statistics.median(v) for key, v in times.items()}
+    med_cpu = {key: statistics.median(v) for key, v in cpu.items()}
+    cap = statistics.median(capacity)
+    vs_b = {key: paired_ratio(times[key], times["b"]) for key in times}
+    vs_c = {key: paired_ratio(times[key], times["c"]) for key in times}
+    speedup = paired_ratio(times["e"], times["f"])
+    load_s, start_s = statistics.median(loads), statistics.median(starts)
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    sizes = {task: (models / manifest["artifacts"][task].get("file", f"{task}.joblib")).stat().st_size
+             for task in TASKS}
+    total_size = sum(sizes.values())
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+    labels = {
+        "a": "a. segmentation alone (`segment`)",
+        "b": "b. bare saved pipelines, `predict_proba` topic + stance (**reference**)",
+        "c": "c. bare word-bigram TF-IDF + LR pair, `predict_proba` × 2",
+        "d": "d. Python API `load_tagger(models).tag_many([text])` (load excluded)",
+        "e": "e. CLI `karabakh-tagger tag FILE > /dev/null` `--jobs 1` (end to end)",
+        "f": "f. CLI `--jobs 2` (end to end)",
+    }
+    out = [
+        "# karabakh-tagger benchmark",
+        "",
+        f"- date: {datetime.now().astimezone().isoformat(timespec='seconds')}",
+        f"- machine: {cpus} cores available (nproc), CPU {cpu_model()}, {platform.machine()}, "
+        f"{platform.system()} {platform.release()}",
+        f"- Python {platform.python_version()}, scikit-learn {version('scikit-learn')}, "
+        f"numpy {version('numpy')}, blingfire {version('blingfire')}; commit {git_commit()}",
+        f"- input: the {len(list(ARTICLES.glob('*.txt')))} corpus articles repeated {copies}× "
+        f"({len(text):,} characters, {n:,} units by `segment`), one file",
+        f"- models: `{args.models}`; {args.repeats} rounds, rows timed round-robin; times are "
+        "medians, ratios are medians of the per-round ratios",
+        f"- machine load: load average {fmt_load(load_before)} before, {fmt_load(load_after)} after; "
+        f"two-process capacity (pure-Python work on 2 processes vs 1, the ceiling of `--jobs 2` "
+        f"right now) {cap:.2f}× (median; {min(capacity):.2f}–{max(capacity):.2f})",
+        "",
+        "| row | sentences/s | median wall s | median CPU s | × time of b (bare pipelines) "
+        "| × time of c (bigram pair) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key in rows:
+        out.append(f"| {labels[key]} | {n / med[key]:,.0f} | {med[key]:.3f} | {med_cpu[key]:.3f} "
+                   f"| {vs_b[key]:.2f} | {vs_c[key]:.2f} |")
+    out += [
+        "",
+        "Ratios are of wall time per sentence (lower is faster); 1.00 = as fast as the reference. "
+        "CPU s counts this process and its reaped children (for f: the CLI and its workers).",
+        "",
+        "| measure | value | target | result |",
+        "|---|---:|---:|---|",
+        f"| CLI `--jobs 1` time per sentence vs bare word-bigram pair (e / c) | {vs_c['e']:.2f}× "
+        f"| ≤ {CLI_VS_BIGRAM_MAX:.1f}× | {mark(vs_c['e'] <= CLI_VS_BIGRAM_MAX)} |",
+        f"| CLI `--jobs 2` speed-up over `--jobs 1` (e / f) | {speedup:.2f}× "
+        f"| ≥ {JOBS2_SPEEDUP_MIN:.1f}× | {mark(speedup >= JOBS2_SPEEDUP_MIN)} |",
+        f"| model load, `load_tagger(models)` in-process (imports warm) | {load_s * 1000:.0f} ms "
+        f"| < {LOAD_MAX_S * 1000:.0f} ms | {mark(load_s < LOAD_MAX_S)} |",
+        f"| CLI start-up on empty stdin (process, imports, load; no target) | {start_s:.2f} s | | info |",
+        f"| artifacts on disk: topic {sizes['topic'] / 1024:,.1f} KiB + stance "
+        f"{sizes['stance'] / 1024:,.1f} KiB | {mib(total_size)} | < 5 MiB "
+        f"| {mark(total_size < ARTIFACTS_MAX_BYTES)} |",
+        f"| peak memory, CLI `--jobs 1` on the big file ({method}) | {mib(peak1)} | < 300 MiB "
+        f"| {mark(peak1 < PEAK_RSS_MAX_BYTES)} |",
+        f"| peak memory, CLI `--jobs 2`, largest single process (no target) | {mib(peak2)} | | info |",
+    ]
+    if train_s is not None and eval_s is not None:
+        total = train_s + eval_s
+        out.append(f"| `karabakh-tagger train` + `eval` wall time (one run each: {train_s:.1f} s + "
+                   f"{eval_s:.1f} s) | {total:.1f} s | < {TRAIN_EVAL_MAX_S:.0f} s "
+                   f"| {mark(total < TRAIN_EVAL_MAX_S)} |")
+    else:
+        out.append("| `karabakh-tagger train` + `eval` wall time | skipped (--skip-train-eval) "
+                   "| < 60 s | – |")
+    out += [
+        "",
+        f"CLI output check: {lines1:,} rows with `--jobs 1`, {lines2:,} with `--jobs 2` "
+        f"({'identical' if identical else 'DIFFERENT'} output; {n:,} units expected).",
+        "",
+    ]
+    if cap < 1.8:
+        out += [f"Note: the two-process capacity was {cap:.2f}× (other work was using the cores), so "
+                f"no `--jobs 2` could have reached {JOBS2_SPEEDUP_MIN:.1f}× in this run; the jobs "
+                "target is not conclusive here. Rerun on an idle machine.", ""]
+    report = "\n".join(out)
+    print(report)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_out = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(report)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_out, 0o666 & ~umask)  # mkstemp creates 0600; make it an ordinary file
+        os.replace(tmp_out, args.out)
+    except BaseException:
+        Path(tmp_out).unlink(missing_ok=True)
+        raise
+    log(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
