@@ -101,3 +101,14 @@ def test_long_unpunctuated_line_is_capped():
 @pytest.mark.parametrize("text", ["", " ", "\n\n", "\r\n\r\n", "\t \xa0 \u2003\n", "   \r\n  "])
 def test_empty_or_blank_text_gives_no_units(text):
     assert segment(text) == []
+
+
+def test_concurrent_threads_get_the_same_units() -> None:
+    """The segmenter reuses blingfire's buffers; threads must not share them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "data" / "articles").glob("*.txt"))]
+    texts = [t * 3 for t in texts] * 4
+    expected = [segment(t) for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(segment, texts)) == expected

@@ -20,6 +20,7 @@ Rules, in order:
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -78,18 +79,21 @@ def blingfire_spans(text: str) -> list[tuple[int, int]]:
     return [(a, b + 1) for a, b in zip(first, last, strict=True)]
 
 
-_BUFFERS: list[Any] = []
+_LOCAL = threading.local()
 
 
 def _buffers(size: int) -> tuple[Any, Any, Any]:
-    """Output buffers for blingfire, reused across calls (allocating them was half its cost)."""
+    """Output buffers for blingfire, reused across calls (allocating them was half its cost);
+    one set per thread, so concurrent callers never share them."""
     import ctypes
 
-    if not _BUFFERS or len(_BUFFERS[0]) < size:
+    buffers = getattr(_LOCAL, "buffers", None)
+    if buffers is None or len(buffers[0]) < size:
         size = max(size, 1 << 16)
-        _BUFFERS[:] = [ctypes.create_string_buffer(size), (ctypes.c_int32 * size)(),
-                       (ctypes.c_int32 * size)()]
-    return _BUFFERS[0], _BUFFERS[1], _BUFFERS[2]
+        buffers = (ctypes.create_string_buffer(size), (ctypes.c_int32 * size)(),
+                   (ctypes.c_int32 * size)())
+        _LOCAL.buffers = buffers
+    return buffers
 
 
 def _blocks(text: str) -> Iterator[tuple[int, int]]:
