@@ -68,6 +68,6 @@ audit: $(REPORTS)/metrics.json ## likely label errors and annotator agreement ->
 	$(KT) audit
 
 clean: ## remove trained models and reports (keeps .venv)
-	rm -rf $(MODELS)/*.joblib $(MODELS)/manifest.json $(MODELS)/README.md $(MODELS)/.config $(REPORTS)
+	rm -rf $(MODELS)/*.joblib $(MODELS)/fast.npz $(MODELS)/manifest.json $(MODELS)/README.md $(MODELS)/.config $(REPORTS)
 
 FORCE:

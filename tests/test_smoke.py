@@ -24,10 +24,10 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_train_eval_tag_end_to_end(models, tmp_path, tmp_path_factory):
     # train (done by the fixture): both pipelines, their manifest and the model card
-    for name in ("topic.joblib", "stance.joblib", "manifest.json", "README.md"):
+    for name in ("topic.joblib", "stance.joblib", "fast.npz", "manifest.json", "README.md"):
         assert (models / name).is_file() and (models / name).stat().st_size > 0, name
     manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    assert set(manifest["artifacts"]) == {"topic", "stance"}
+    assert set(manifest["artifacts"]) == {"topic", "stance", "fast"}
     assert manifest["data"]["rows"] > 100
 
     # eval

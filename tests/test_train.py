@@ -119,7 +119,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, dataset: Any, tiny_config:
 def test_training_writes_the_artifacts(trained: tuple[Path, dict[str, Any]]) -> None:
     out, manifest = trained
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["README.md", "manifest.json", "stance.joblib", "topic.joblib"]
+    assert names == ["README.md", "fast.npz", "manifest.json", "stance.joblib", "topic.joblib"]
     on_disk = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk == json.loads(json.dumps(manifest))
 

@@ -11,8 +11,11 @@ if TYPE_CHECKING:
     from karabakh_tagger.tag import Tagger
 
 
-def load_tagger(models_dir: Any = "models") -> Tagger:
-    """Load the trained topic and stance pipelines from ``models_dir`` (checked against the manifest)."""
+def load_tagger(models_dir: Any = "models", **options: Any) -> Tagger:
+    """Load the trained topic and stance models from ``models_dir`` (checked against the manifest).
+
+    Options are those of :func:`karabakh_tagger.tag.load_tagger` (``warn``, ``fast``).
+    """
     from karabakh_tagger.tag import load_tagger as _load
 
-    return _load(models_dir)
+    return _load(models_dir, **options)

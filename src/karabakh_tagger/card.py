@@ -59,6 +59,8 @@ def model_card(manifest: dict[str, Any]) -> str:
         'print(topic.predict(["Turkey will send troops to monitor the ceasefire."]))',
         "```",
         "A joblib file runs code when it is loaded: load only models you trained yourself.",
+        "`fast.npz`, when present, holds the same models as plain arrays; the tagger scores with it",
+        "(numpy only, `allow_pickle=False`) and gives the pipelines' own probabilities.",
         "`karabakh_tagger.load_tagger(\"models\")` checks each file's sha256 against the manifest first.",
         "",
     ]

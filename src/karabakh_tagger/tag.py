@@ -94,33 +94,36 @@ def _check_versions(manifest: dict[str, Any], warn: Callable[[str], None]) -> No
              "installed; predictions may differ (retrain with make train)")
 
 
-def load_pipelines(models_dir: Path, warn: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Verify every artifact against the manifest, then unpickle it."""
-    import joblib
-
+def verify_artifacts(models_dir: Path) -> dict[str, Any]:
+    """The manifest, after checking every artifact it lists against its sha256."""
     manifest = read_manifest(models_dir)
     manifest_path = models_dir / "manifest.json"
-    pipelines = {}
-    for task in TASKS:
-        entry = manifest["artifacts"][task]
-        path = models_dir / entry.get("file", f"{task}.joblib")
+    for name, entry in manifest["artifacts"].items():
+        path = models_dir / entry.get("file", f"{name}.joblib")
         if not path.exists():
             raise InputError(f"{path}: missing; run make train")
-        if sha256_file(path) != entry["sha256"]:
+        if sha256_file(path) != entry.get("sha256"):
             raise InputError(f"{path} does not match {manifest_path}; retrain with make train")
-    _check_versions(manifest, warn)
+    return manifest
+
+
+def load_pipelines(models_dir: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Unpickle the (already verified) joblib pipelines."""
+    import joblib
+
+    pipelines = {}
     for task in TASKS:
         path = models_dir / manifest["artifacts"][task].get("file", f"{task}.joblib")
         try:
             with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # sklearn's version warning: we said it once above
+                warnings.simplefilter("ignore")  # sklearn's version warning: _check_versions says it once
                 pipelines[task] = joblib.load(path)
         except Exception as err:  # a verified file that still fails: an incompatible install
             raise InputError(f"{path}: cannot be loaded ({type(err).__name__}: {err}); "
                              "retrain with make train") from None
         if not hasattr(pipelines[task], "predict_proba"):
             raise InputError(f"{path}: not a classifier pipeline; retrain with make train")
-    return pipelines, manifest
+    return pipelines
 
 
 def split_article(name: str, text: str, chunk_chars: int = CHUNK_CHARS) -> Iterator[Piece]:
@@ -162,16 +165,38 @@ RawUnit = tuple[int, int, str, str, float, str, float, dict[str, float] | None, 
 
 
 class Tagger:
-    """The topic and stance pipelines behind one small API."""
+    """The topic and stance models behind one small API.
 
-    def __init__(self, pipelines: dict[str, Any], manifest: dict[str, Any] | None = None) -> None:
-        self.pipelines = pipelines
+    Scores come from ``scorer`` (the numpy export of the pipelines, no scikit-learn import) when
+    there is one, else from the joblib pipelines; ``pipelines`` is loaded on first use either way.
+    """
+
+    def __init__(self, pipelines: dict[str, Any] | None = None, manifest: dict[str, Any] | None = None,
+                 scorer: Any = None, loader: Callable[[], dict[str, Any]] | None = None) -> None:
+        self._pipelines = pipelines
+        self._loader = loader
         self.manifest = manifest or {}
-        self.classes = {task: [str(c) for c in pipelines[task].classes_] for task in TASKS}
-        self.shared = _shared_vectorizer(pipelines)
+        self.scorer = scorer
+        if scorer is not None:
+            self.classes = {task: list(scorer.classes[task]) for task in TASKS}
+            self.shared = None
+        else:
+            self.classes = {task: [str(c) for c in self.pipelines[task].classes_] for task in TASKS}
+            self.shared = _shared_vectorizer(self.pipelines)
+
+    @property
+    def pipelines(self) -> dict[str, Any]:
+        """The scikit-learn pipelines (unpickled on first access when a scorer was given)."""
+        if self._pipelines is None:
+            if self._loader is None:
+                raise InputError("no pipelines were given to this Tagger")
+            self._pipelines = self._loader()
+        return self._pipelines
 
     def _proba(self, texts: list[str]) -> dict[str, Any]:
         """Class probabilities per task; one TF-IDF transform when both tasks share the features."""
+        if self.scorer is not None:
+            return self.scorer.predict_proba(texts)
         if self.shared is None:
             return {task: self.pipelines[task].predict_proba(texts) for task in TASKS}
         features = self.shared.transform(texts)
@@ -244,10 +269,28 @@ def to_unit(article: str, index: int, row: RawUnit) -> TaggedUnit:
 
 
 def load_tagger(models_dir: str | Path = "models",
-                warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> Tagger:
-    """A Tagger from a model folder written by ``make train`` (checked against its manifest)."""
-    pipelines, manifest = load_pipelines(Path(models_dir), warn)
-    return Tagger(pipelines, manifest)
+                warn: Callable[[str], None] = lambda m: print(m, file=sys.stderr),
+                fast: bool = True) -> Tagger:
+    """A Tagger from a model folder written by ``make train`` (checked against its manifest).
+
+    When the folder has the numpy export (``fast.npz``), tagging never imports scikit-learn nor
+    unpickles anything; ``fast=False`` forces the joblib pipelines.
+    """
+    models_dir = Path(models_dir)
+    manifest = verify_artifacts(models_dir)
+    _check_versions(manifest, warn)
+    fast_entry = manifest["artifacts"].get("fast")
+    if fast and fast_entry:
+        from karabakh_tagger.fastscore import LinearScorer
+
+        path = models_dir / fast_entry["file"]
+        try:
+            scorer = LinearScorer.load(path)
+        except (OSError, ValueError, KeyError) as err:
+            raise InputError(f"{path}: cannot be loaded ({err}); retrain with make train") from None
+        return Tagger(manifest=manifest, scorer=scorer,
+                      loader=lambda: load_pipelines(models_dir, manifest))
+    return Tagger(load_pipelines(models_dir, manifest), manifest)
 
 
 _WORKER: Tagger | None = None

@@ -27,6 +27,7 @@ from sklearn.exceptions import ConvergenceWarning, UndefinedMetricWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
+from karabakh_tagger import fastscore
 from karabakh_tagger.config import Config
 from karabakh_tagger.files import atomic_write, atomic_write_text, sha256_file
 from karabakh_tagger.labels import TASKS
@@ -167,6 +168,14 @@ def save_models(trained: dict[str, TrainedTask], dataset: Any, config: Config, o
         atomic_write(path, lambda tmp, p=pipeline: joblib.dump(p, tmp, compress=3))
         artifacts[task] = {"file": path.name, "sha256": sha256_file(path),
                            "bytes": path.stat().st_size}
+    arrays = fastscore.export({task: t.pipeline for task, t in trained.items()})
+    if arrays is not None:  # the numpy export that lets tagging skip scikit-learn
+        path = out_dir / "fast.npz"
+        atomic_write(path, lambda tmp: fastscore.save(arrays, tmp))
+        artifacts["fast"] = {"file": path.name, "sha256": sha256_file(path),
+                             "bytes": path.stat().st_size}
+    else:
+        (out_dir / "fast.npz").unlink(missing_ok=True)
     manifest = build_manifest(trained, dataset, config, labels_path, config_path, artifacts,
                               seconds)
     atomic_write_text(out_dir / "manifest.json", json.dumps(manifest, indent=2) + "\n")
