@@ -28,6 +28,7 @@ from karabakh_tagger.labels import (
     check_fields,
     check_ids,
     check_repeats,
+    check_rows,
     check_slice,
     normalise,
     parse_lines,
@@ -192,20 +193,17 @@ def read_export(path: Path, tool: str) -> tuple[list[dict[str, Any]], list[Probl
 def check_draft(lines: list[str], articles: dict[str, str], existing: list[dict[str, Any]]
                 ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Every problem that stops a draft from being merged, by draft line."""
+    def reviewed(row: dict[str, Any]) -> list[str]:
+        if row["status"] not in STATUSES:
+            return [f"status {row['status']!r} is not one of {', '.join(STATUSES)}"]
+        if row["status"] != "reviewed":
+            return ["still marked draft (review the labels, then set status to reviewed)"]
+        return []
+
     parsed, problems = parse_lines(lines)
-    good: list[tuple[int, dict[str, Any]]] = []
-    for line, row in parsed:
-        messages = check_fields(row, DRAFT_FIELDS)
-        if not messages:
-            messages = check_slice(row, articles)
-        if not messages and row["status"] not in STATUSES:
-            messages.append(f"status {row['status']!r} is not one of {', '.join(STATUSES)}")
-        elif not messages and row["status"] != "reviewed":
-            messages.append("still marked draft (review the labels, then set status to reviewed)")
-        problems += [Problem(line, m) for m in messages]
-        if not messages:
-            good.append((line, row))
-    problems += check_ids(good) + check_repeats(good)
+    good, found = check_rows(parsed, [lambda r: check_fields(r, DRAFT_FIELDS),
+                                      lambda r: check_slice(r, articles), reviewed])
+    problems += found + check_ids(good) + check_repeats(good)
     problems += _conflicts(good, existing) + _coverage(good, articles, existing, len(lines))
     return [row for _, row in good], sorted(problems, key=lambda p: p.line)
 

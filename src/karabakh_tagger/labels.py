@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,26 +188,46 @@ def check_ids(rows: list[tuple[int, dict[str, Any]]]) -> list[Problem]:
     return problems
 
 
+Row = tuple[int, dict[str, Any]]
+
+
+def check_rows(parsed: list[Row], checks: Iterable[Callable[[dict[str, Any]], list[str]]]
+               ) -> tuple[list[Row], list[Problem]]:
+    """Run each check on each row until one finds something; returns the clean rows and problems."""
+    checks = list(checks)
+    good: list[Row] = []
+    problems: list[Problem] = []
+    for line, row in parsed:
+        messages: list[str] = []
+        for check in checks:
+            messages = check(row)
+            if messages:
+                break
+        problems += [Problem(line, m) for m in messages]
+        if not messages:
+            good.append((line, row))
+    return good, problems
+
+
 def validate_authored(lines: Iterable[str], corpus_rows: list[dict[str, Any]] | None = None
                       ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Validate authored examples: fields, scheme, unique ids, ``source == "authored"``, and no
     sentence that is also a corpus unit (an authored row must be new text)."""
     parsed, problems = parse_lines(lines)
-    good: list[tuple[int, dict[str, Any]]] = []
     corpus = {normalise(r["text"]): r["id"] for r in corpus_rows or []}
-    for line, row in parsed:
-        messages = check_fields(row, AUTHORED_FIELDS)
-        if not messages and row["source"] != "authored":
-            messages.append(f"source must be 'authored', got {row['source']!r}")
-        if not messages and not row["text"].strip():
-            messages.append("empty text")
-        if not messages and normalise(row["text"]) in corpus:
-            messages.append(f"text repeats corpus unit {corpus[normalise(row['text'])]} "
-                            "(authored rows must be new sentences)")
-        problems += [Problem(line, m) for m in messages]
-        if not messages:
-            good.append((line, row))
-    problems += check_ids(good) + check_repeats(good)
+
+    def authored(row: dict[str, Any]) -> list[str]:
+        if row["source"] != "authored":
+            return [f"source must be 'authored', got {row['source']!r}"]
+        if not row["text"].strip():
+            return ["empty text"]
+        if normalise(row["text"]) in corpus:
+            return [f"text repeats corpus unit {corpus[normalise(row['text'])]} "
+                    "(authored rows must be new sentences)"]
+        return []
+
+    good, found = check_rows(parsed, [lambda r: check_fields(r, AUTHORED_FIELDS), authored])
+    problems += found + check_ids(good) + check_repeats(good)
     return [row for _, row in good], sorted(problems, key=lambda p: p.line)
 
 
@@ -215,14 +235,9 @@ def validate_units(lines: Iterable[str], articles: dict[str, str]
                    ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Validate a corpus label file: returns the rows and every problem found, sorted by line."""
     parsed, problems = parse_lines(lines)
-    good: list[tuple[int, dict[str, Any]]] = []
-    for line, row in parsed:
-        messages = check_fields(row, UNIT_FIELDS)
-        if not messages:
-            messages = check_slice(row, articles)
-        problems += [Problem(line, m) for m in messages]
-        if not messages:
-            good.append((line, row))
+    good, found = check_rows(parsed, [lambda r: check_fields(r, UNIT_FIELDS),
+                                      lambda r: check_slice(r, articles)])
+    problems += found
     last_line = max((line for line, _ in parsed), default=0)
     # A row that could not be read leaves its unit uncovered: say so once, not twice.
     report_missing = not problems and len(good) == len(parsed)
