@@ -49,14 +49,10 @@ sys.path.insert(0, str(ROOT / "src"))
 from karabakh_tagger.config import Config, load_config  # noqa: E402
 from karabakh_tagger.data import load_labels  # noqa: E402
 from karabakh_tagger.evaluate import evaluate  # noqa: E402
+from karabakh_tagger.files import atomic_write_text  # noqa: E402
+from karabakh_tagger.labels import TASKS  # noqa: E402
 from karabakh_tagger.model import param_grid  # noqa: E402
-from karabakh_tagger.train import (  # noqa: E402
-    AUTHORED,
-    TASK_NAMES,
-    atomic_write_text,
-    save_models,
-    train_all,
-)
+from karabakh_tagger.train import AUTHORED, save_models, train_all  # noqa: E402
 
 TFIDF_CONFIGS = ["word", "char", "union", "baseline"]
 SKIP_NOTE = "minilm: skipped (pip install torch==2.13.0 && pip install -e .[embeddings])"
@@ -131,7 +127,7 @@ def throughput(pipelines: dict[str, Any], texts: list[str], repeats: int,
     pipelines["stance"].predict_proba(texts[:64])
 
     def pair() -> None:
-        for task in TASK_NAMES:
+        for task in TASKS:
             pipelines[task].predict_proba(texts)
 
     wall, cpu = _best(pair, repeats, budget)
@@ -140,7 +136,7 @@ def throughput(pipelines: dict[str, Any], texts: list[str], repeats: int,
     if "cache" in encoder.get_params():  # MiniLM: one shared encoding, then both heads
         def shared() -> None:
             features = encoder.transform(texts)
-            for task in TASK_NAMES:
+            for task in TASKS:
                 pipelines[task].named_steps["clf"].predict_proba(features)
 
         wall, cpu = _best(shared, repeats, budget)
@@ -173,7 +169,7 @@ def startup_seconds(models: Path, runs: int = 2) -> float:
 def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
     path = config_path(name)
     config = load_config(path)
-    for task in TASK_NAMES:
+    for task in TASKS:
         param_grid(config, task)
     dataset = load_labels(args.labels, args.authored if config.use_authored else None)
     row: dict[str, Any] = {"config": path.stem, "features": describe_features(config)}
@@ -196,7 +192,7 @@ def run_config(name: str, args: argparse.Namespace) -> dict[str, Any]:
     metrics, _ = evaluate(dataset, config, warn=warnings.append, full=False)
     row["eval_s"] = time.perf_counter() - started
     row["warnings"] = len(set(warnings))
-    for task in TASK_NAMES:
+    for task in TASKS:
         m = metrics[task]
         row[f"{task}_f1"], row[f"{task}_acc"] = m["macro_f1"], m["accuracy"]
         row[f"{task}_dummy"] = max(b["macro_f1"] for b in m["baselines"].values())
@@ -258,7 +254,7 @@ def render(rows: list[dict[str, Any]], notes: list[str], args: argparse.Namespac
     for r in rows:
         params = "; ".join(f"{task}: " + ", ".join(f"{k}={v}" for k, v in r["params"][task].items()
                                                    if k != "features")
-                           for task in TASK_NAMES)
+                           for task in TASKS)
         lines.append(f"- `{r['config']}`: topic {r['topic_folds'][0]:.3f} ± {r['topic_folds'][1]:.3f}, "
                      f"stance {r['stance_folds'][0]:.3f} ± {r['stance_folds'][1]:.3f}; "
                      f"{r['authored']} authored training rows; {params}")

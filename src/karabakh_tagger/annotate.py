@@ -130,7 +130,7 @@ def _choices(result: list[dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-def from_label_studio(data: Any, name: str) -> tuple[list[dict[str, Any]], list[Problem]]:
+def from_label_studio(data: Any) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Rows back from a Label Studio JSON export; annotated tasks become ``reviewed``."""
     if not isinstance(data, list):
         return [], [Problem(1, "not a Label Studio export (expected a JSON list of tasks; "
@@ -151,7 +151,7 @@ def from_label_studio(data: Any, name: str) -> tuple[list[dict[str, Any]], list[
     return rows, problems
 
 
-def from_doccano(lines: Iterable[str], name: str) -> tuple[list[dict[str, Any]], list[Problem]]:
+def from_doccano(lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Rows back from a doccano JSONL export; every exported row counts as ``reviewed``."""
     parsed, problems = parse_lines(lines)
     rows = []
@@ -181,11 +181,11 @@ def read_export(path: Path, tool: str) -> tuple[list[dict[str, Any]], list[Probl
         except json.JSONDecodeError as err:
             hint = " (a JSON-lines file? use --from doccano)" if "Extra data" in err.msg else ""
             return [], [Problem(err.lineno, f"invalid JSON: {err.msg}{hint}")]
-        return from_label_studio(data, str(path))
+        return from_label_studio(data)
     if text.lstrip().startswith("["):
         return [], [Problem(1, "a JSON list, not JSON lines: a Label Studio export? "
                                "use --from label-studio")]
-    return from_doccano(text.splitlines(), str(path))
+    return from_doccano(text.splitlines())
 
 
 # --- accept -----------------------------------------------------------------------------------

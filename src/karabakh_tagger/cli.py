@@ -16,6 +16,7 @@ from typing import Any
 
 from karabakh_tagger import paths
 from karabakh_tagger.errors import InputError
+from karabakh_tagger.labels import TASKS
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -41,7 +42,7 @@ def _is_authored(lines: list[str]) -> bool:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a label file (corpus units, or authored examples) without changing it."""
     from karabakh_tagger.corpus import load_articles, read_text
-    from karabakh_tagger.labels import TASKS, label_counts, validate_authored, validate_units
+    from karabakh_tagger.labels import label_counts, validate_authored, validate_units
 
     articles = load_articles(args.articles)
     lines = read_text(args.path).splitlines()
@@ -72,7 +73,6 @@ def _load_training_data(args: argparse.Namespace) -> tuple[Any, Any]:
     """The config and the labelled dataset (with authored rows when the config asks for them)."""
     from karabakh_tagger.config import load_config
     from karabakh_tagger.data import load_labels
-    from karabakh_tagger.labels import TASKS
     from karabakh_tagger.model import param_grid
 
     config = load_config(args.config)
@@ -121,7 +121,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from karabakh_tagger.evaluate import authored_effect, evaluate, oof_rows
     from karabakh_tagger.files import atomic_write_text
     from karabakh_tagger.report import write_reports
-    from karabakh_tagger.train import TASK_NAMES, label_names, named_pipeline, train_all
+    from karabakh_tagger.train import label_names, named_pipeline, train_all
 
     config, dataset = _load_training_data(args)
     with _config_errors(args.config):
@@ -140,7 +140,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     atomic_write_text(oof, "".join(json.dumps(r, ensure_ascii=False) + "\n"
                                    for r in oof_rows(dataset, runs)))
     print(f"wrote {oof}")
-    for task in TASK_NAMES:
+    for task in TASKS:
         m = metrics[task]
         base = max(b["macro_f1"] for b in m["baselines"].values())
         extra = f", F_avg {m['f_avg']:.3f}" if task == "stance" else ""
@@ -150,7 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         effect = metrics["authored_effect"]
         print("authored examples: " + ", ".join(
             f"{t} {effect['without'][t]['macro_f1']:.3f} -> {effect['with'][t]['macro_f1']:.3f}"
-            for t in TASK_NAMES) + f" (default use_authored: {config.use_authored})")
+            for t in TASKS) + f" (default use_authored: {config.use_authored})")
     return EXIT_OK
 
 
@@ -308,7 +308,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print(f"{task:<7} {len(found)} likely label issue(s)")
     if second is not None:
         print(f"kappa vs {args.second} ({second['shared']} units): "
-              + ", ".join(f"{t} {second[t]['kappa']:.3f}" for t in ("topic", "stance")))
+              + ", ".join(f"{t} {second[t]['kappa']:.3f}" for t in TASKS))
     print(f"wrote {args.out}")
     return EXIT_OK
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, get_args, get_origin
 import yaml
 
 from karabakh_tagger.errors import InputError
+from karabakh_tagger.labels import TASKS
 
 FeatureKind = Literal["word", "char", "union", "minilm"]
 
@@ -148,8 +149,8 @@ def load_config(path: Path) -> Config:
         raise InputError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     config = _build(Config, data, str(path))
     for task in config.search.grid:
-        if task not in ("topic", "stance"):
-            raise InputError(f"{path}: unknown key 'search.grid.{task}' (known keys: stance, topic)")
+        if task not in TASKS:
+            raise InputError(f"{path}: unknown key 'search.grid.{task}' (known keys: {', '.join(TASKS)})")
     return config
 
 

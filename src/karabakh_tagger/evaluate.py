@@ -26,10 +26,10 @@ from sklearn.model_selection import KFold
 from tqdm import tqdm
 
 from karabakh_tagger.config import Config
+from karabakh_tagger.labels import TASKS
 from karabakh_tagger.model import build_pipeline
 from karabakh_tagger.train import (
     AUTHORED,
-    TASK_NAMES,
     Split,
     TrainedTask,
     article_splits,
@@ -119,14 +119,11 @@ def dummy_cv(task: str, data: dict[str, Any], splits: list[Split], strategy: str
 def random_split_cv(task: str, data: dict[str, Any], config: Config, n_classes: int) -> CVRun:
     """The same nested search under shuffled random folds, ignoring articles: what leakage buys.
 
-    Every row is its own "article" here, so the inner search also uses random folds.
+    Every row is its own group here, and the inner search uses 4 random folds too.
     """
     corpus = np.flatnonzero(data["article"] != AUTHORED)
     authored = np.flatnonzero(data["article"] == AUTHORED)
     folds = KFold(config.evaluation.random_split_folds, shuffle=True, random_state=config.seed)
-    pseudo = {**data, "article": np.array([f"row{i}" for i in range(len(data["text"]))],
-                                          dtype=object)}
-    pseudo["article"][authored] = AUTHORED
     pseudo_groups = np.arange(len(data["text"]))
     y, texts = data[task], data["text"]
     run = CVRun(n_classes)
@@ -272,7 +269,7 @@ def as_arrays(dataset: Any) -> dict[str, Any]:
     out["article"] = np.asarray(dataset["article"], dtype=object)
     out["id"] = np.asarray(dataset["id"], dtype=object)
     out["group"] = np.asarray(dataset["group"])
-    for task in TASK_NAMES:
+    for task in TASKS:
         out[task] = np.asarray(dataset[task])
     return out
 
@@ -290,7 +287,7 @@ def evaluate(dataset: Any, config: Config, final: dict[str, Any] | None = None,
                                "rows": int((data["article"] != AUTHORED).sum()),
                                "authored_training_rows": int((data["article"] == AUTHORED).sum())}
     runs = {}
-    for task in TASK_NAMES:
+    for task in TASKS:
         names = list(dataset.features[task].names)
         metrics[task], runs[task] = evaluate_task(task, data, config, names, warn, full)
         if final and task in final:
@@ -315,7 +312,7 @@ def authored_effect(with_authored: dict[str, Any], without: dict[str, Any]) -> d
     """Side-by-side nested-CV scores (on the real articles only) with and without authored rows."""
     def brief(metrics: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"authored_training_rows": metrics["authored_training_rows"]}
-        for task in TASK_NAMES:
+        for task in TASKS:
             m = metrics[task]
             out[task] = {"macro_f1": m["macro_f1"], "accuracy": m["accuracy"],
                          "per_class_f1": {n: v["f1"] for n, v in m["per_class"].items()}}

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-TASKS = ("topic", "stance")
+from karabakh_tagger.labels import TASKS
 
 
 def _eligible(pipeline: Any) -> bool:

@@ -23,9 +23,9 @@ from typing import Any
 
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.files import sha256_file
+from karabakh_tagger.labels import TASKS
 from karabakh_tagger.segment import segment
 
-TASKS = ("topic", "stance")
 CHUNK_CHARS = 100_000
 """Characters per batch: ~700 sentences, large enough that per-call overhead vanishes."""
 
@@ -251,7 +251,7 @@ def _shared_vectorizer(pipelines: dict[str, Any]) -> Any:
     import numpy as np
 
     first, second = (getattr(pipelines[task], "steps", [[None, None]])[0][1] for task in TASKS)
-    if len(getattr(pipelines[TASKS[0]], "steps", [])) != 2 or type(first) is not type(second):
+    if len(getattr(pipelines["topic"], "steps", [])) != 2 or type(first) is not type(second):
         return None
     try:
         same = (repr(first.get_params()) == repr(second.get_params())

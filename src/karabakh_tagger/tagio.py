@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from karabakh_tagger.corpus import decode, read_text
 from karabakh_tagger.errors import InputError
+from karabakh_tagger.labels import TASKS
 from karabakh_tagger.tag import TaggedUnit
 
 Report = Callable[[str], None]
@@ -94,7 +95,7 @@ class Writer:
     def _columns(self) -> list[str]:
         cols = list(COLUMNS)
         if self.probs:
-            cols += [f"{t}_p_{c}" for t in ("topic", "stance") for c in self.classes[t]]
+            cols += [f"{t}_p_{c}" for t in TASKS for c in self.classes[t]]
         if self.min_score is not None:
             cols.append("uncertain")
         return cols
@@ -102,7 +103,7 @@ class Writer:
     @staticmethod
     def _flat(row: dict[str, Any]) -> dict[str, Any]:
         flat = {k: v for k, v in row.items() if not k.endswith("_probs")}
-        for task in ("topic", "stance"):
+        for task in TASKS:
             for c, p in (row.get(f"{task}_probs") or {}).items():
                 flat[f"{task}_p_{c}"] = p
         return flat

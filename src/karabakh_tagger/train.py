@@ -34,7 +34,6 @@ from karabakh_tagger.labels import TASKS
 from karabakh_tagger.model import build_pipeline, describe_params, param_grid
 
 AUTHORED = "authored"
-TASK_NAMES = tuple(TASKS)
 Split = tuple[np.ndarray, np.ndarray]
 
 
@@ -108,7 +107,7 @@ def train_all(dataset: Any, config: Config) -> dict[str, TrainedTask]:
     """Fit the topic and the stance pipelines on every labelled row."""
     texts, articles, groups = dataset["text"], dataset["article"], dataset["group"]
     return {task: fit_task(task, texts, np.asarray(dataset[task]), articles, groups, config)
-            for task in TASK_NAMES}
+            for task in TASKS}
 
 
 def label_names(dataset: Any, task: str) -> list[str]:
@@ -148,7 +147,7 @@ def build_manifest(trained: dict[str, TrainedTask], dataset: Any, config: Config
                  "authored_rows": sum(a == AUTHORED for a in dataset["article"])},
         "config": {"file": str(config_path), "sha256": sha256_file(config_path),
                    "values": config.to_dict()},
-        "labels": {task: label_names(dataset, task) for task in TASK_NAMES},
+        "labels": {task: label_names(dataset, task) for task in TASKS},
         "tasks": {task: {"params": t.params, "cv_macro_f1": round(t.cv_macro_f1, 4),
                          "cv": "leave-one-article-out (grouped, on all labelled articles)"}
                   for task, t in trained.items()},
