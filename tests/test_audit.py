@@ -10,7 +10,7 @@ import numpy as np
 
 from karabakh_tagger.audit import agreement, find_label_issues, label_issues
 
-from conftest import LABELS_FILE, ROOT
+from conftest import LABELS_FILE, ROOT, run_cli
 
 
 def test_a_confidently_contradicted_label_is_flagged_first() -> None:
@@ -59,7 +59,7 @@ def test_kappa_is_one_for_identical_files_and_drops_with_changes() -> None:
     assert len(result["stance"]["disagreements"]) == 20
 
 
-def test_audit_cli_writes_the_report(tmp_path: Path, run_cli: Any) -> None:
+def test_audit_cli_writes_the_report(tmp_path: Path) -> None:
     rows = _labels()
     oof = tmp_path / "oof.jsonl"
     names = {"topic": ["ceasefire_terms", "peacekeeping_monitoring", "turkey_role", "foreign_fighters",
@@ -78,8 +78,8 @@ def test_audit_cli_writes_the_report(tmp_path: Path, run_cli: Any) -> None:
     report = tmp_path / "issues.md"
     done = run_cli("audit", "--oof", oof, "--labels", LABELS_FILE,
                    "--second", ROOT / "labels" / "second_annotator.jsonl", "--out", report)
-    assert done.returncode == 0, done.stderr
+    assert done.code == 0, done.err
     text = report.read_text(encoding="utf-8")
     assert rows[3]["id"] in text and "Cohen's kappa" in text
     missing = run_cli("audit", "--oof", tmp_path / "nope.jsonl", "--out", report)
-    assert missing.returncode == 1 and "run make eval" in missing.stderr
+    assert missing.code == 1 and "run make eval" in missing.err

@@ -15,17 +15,14 @@ import pytest
 
 from karabakh_tagger.tag import TaggedUnit, Tagger, load_tagger
 
-from helpers_tag import baseline_models_dir
-
 
 def miss(reason: str) -> pytest.MarkDecorator:
     return pytest.mark.xfail(strict=True, reason=f"baseline model misses it: {reason}")
 
 
 @pytest.fixture(scope="module")
-def tagger(tmp_path_factory: pytest.TempPathFactory) -> Tagger:
-    models: Path = baseline_models_dir(tmp_path_factory)
-    return load_tagger(models)
+def tagger(baseline_models: Path) -> Tagger:
+    return load_tagger(baseline_models)
 
 
 def one(tagger: Tagger, sentence: str) -> TaggedUnit:
@@ -51,8 +48,8 @@ def test_turkish_troops_are_turkey_role(tagger, sentence):
     "Next story",
     "Related articles",
     "Sign up for our daily newsletter",
-    pytest.param("Click here to subscribe", marks=miss("a content topic, not other")),
-    pytest.param("Follow us on Twitter", marks=miss("a content topic, not other")),
+    "Click here to subscribe",
+    "Follow us on Twitter",
 ])
 def test_boilerplate_is_other_and_neutral(tagger, line):
     unit = one(tagger, line)
@@ -93,7 +90,7 @@ def test_clear_cases_of_the_rare_topics(tagger, sentence, topic):
 # Composed sentences.
 @pytest.mark.parametrize(("sentence", "stance"), [
     ("Vladimir Putin praised the truce as a success that ended the war.", "supportive"),
-    pytest.param("Macron said the deal raised many questions.", "critical", marks=miss("tagged neutral")),
+    ("Macron said the deal raised many questions.", "critical"),
 ])
 def test_clear_stances(tagger, sentence, stance):
     assert one(tagger, sentence).stance == stance

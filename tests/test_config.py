@@ -1,26 +1,19 @@
-"""configs/*.yaml into frozen dataclasses: every key checked, every mistake a one-line InputError."""
+"""The config: one base file, overrides, every key and range checked at load time, in one line."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from karabakh_tagger.config import (
-    ClassifierConfig,
-    Config,
-    FeaturesConfig,
-    config_hash,
-    load_config,
-)
+from karabakh_tagger.config import SEARCHABLE, ClassifierConfig, Config, FeaturesConfig, load_config
 from karabakh_tagger.errors import InputError
 
-from conftest import BASELINE_CONFIG, TINY_GRID_C
+from conftest import BASE_CONFIG, TINY, run_cli, set_args
 
 
 def _write(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
@@ -29,9 +22,9 @@ def _write(tmp_path: Path, text: str, name: str = "bad.yaml") -> Path:
     return path
 
 
-def _baseline_with(**changes: Any) -> str:
+def _base_with(**changes: Any) -> str:
     """configs/baseline.yaml with some sections replaced or updated (as YAML text)."""
-    data = yaml.safe_load(BASELINE_CONFIG.read_text(encoding="utf-8"))
+    data = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(data.get(key), dict):
             data[key] = {**data[key], **value}
@@ -40,135 +33,130 @@ def _baseline_with(**changes: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def test_baseline_loads_into_a_typed_config() -> None:
-    config = load_config(BASELINE_CONFIG)
-    raw = yaml.safe_load(BASELINE_CONFIG.read_text(encoding="utf-8"))
-    assert isinstance(config, Config)
-    assert isinstance(config.features, FeaturesConfig)
+def test_base_loads_into_typed_frozen_records() -> None:
+    loaded = load_config(BASE_CONFIG)
+    config, raw = loaded.config, yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
+    assert isinstance(config, Config) and isinstance(config.features, FeaturesConfig)
     assert isinstance(config.classifier, ClassifierConfig)
-    assert config.seed == raw["seed"]
-    assert config.features.kind == raw["features"]["kind"]
     assert config.features.word_ngram_range == tuple(raw["features"]["word_ngram_range"])
-    assert isinstance(config.features.word_ngram_range, tuple)
-    assert raw["classifier"]["C"] == config.classifier.C
-    assert isinstance(config.classifier.C, float)
+    assert raw["classifier"]["C"] == config.classifier.C and isinstance(config.classifier.C, float)
     assert config.search.grid == raw["search"]["grid"]
-    assert config.evaluation.random_split_folds == raw["evaluation"]["random_split_folds"]
-    assert config.use_authored is raw["use_authored"]
-
-
-def test_config_is_frozen() -> None:
-    config = load_config(BASELINE_CONFIG)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        config.seed = 1  # type: ignore[misc]
+    assert config.evaluation.learning_curve_rows == tuple(raw["evaluation"]["learning_curve_rows"])
+    assert loaded.file_sha256 == hashlib.sha256(BASE_CONFIG.read_bytes()).hexdigest()
+    assert loaded.overrides == ()
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.classifier.C = 1.0  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        config.features.kind = "char"  # type: ignore[misc]
 
 
-def test_to_dict_and_hash(tiny_config: Config, tiny_config_path: Path) -> None:
-    data = tiny_config.to_dict()
-    assert data["search"]["grid"]["topic"]["clf__C"] == TINY_GRID_C
-    assert data["features"]["word_ngram_range"] == (1, 2)
-    assert config_hash(tiny_config_path) == hashlib.sha256(tiny_config_path.read_bytes()).hexdigest()
-    assert config_hash(tiny_config_path) != config_hash(BASELINE_CONFIG)
+def test_every_key_is_required_so_the_base_file_is_the_only_source_of_values(tmp_path: Path) -> None:
+    data = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
+    del data["classifier"]["max_iter"]
+    path = _write(tmp_path, yaml.safe_dump(data))
+    with pytest.raises(InputError, match=r"missing key 'classifier\.max_iter' \(int\)"):
+        load_config(path)
+    for cls in (Config, FeaturesConfig, ClassifierConfig):
+        assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls))
 
 
-def test_int_is_accepted_for_a_float_and_stored_as_float(tmp_path: Path) -> None:
-    config = load_config(_write(tmp_path, "classifier:\n  C: 3\nfeatures:\n  max_df: 1\n", "ok.yaml"))
-    assert config.classifier.C == 3.0 and isinstance(config.classifier.C, float)
-    assert isinstance(config.features.max_df, float)
+def test_overrides_change_one_setting_and_the_values_hash() -> None:
+    base = load_config(BASE_CONFIG)
+    char = load_config(BASE_CONFIG, ["features.kind=char", "classifier.C=3"])
+    assert char.config.features.kind == "char" and char.config.classifier.C == 3.0
+    assert char.config.with_value("features.kind", "word").with_value("classifier.C", 10.0) == base.config
+    assert char.values_sha256 != base.values_sha256 and char.file_sha256 == base.file_sha256
+    assert char.overrides == ("features.kind=char", "classifier.C=3")
+    grid = load_config(BASE_CONFIG, ["search.grid.classifier.C=[2, 20]"]).config.search.grid
+    assert grid["classifier.C"] == [2.0, 20.0] and all(isinstance(v, float) for v in grid["classifier.C"])
 
 
-def test_null_is_accepted_where_allowed(tmp_path: Path) -> None:
-    text = "features:\n  strip_accents: null\nclassifier:\n  class_weight: null\n"
-    config = load_config(_write(tmp_path, text, "ok.yaml"))
-    assert config.features.strip_accents is None
-    assert config.classifier.class_weight is None
+def test_the_tiny_config_is_the_base_with_overrides(tiny_config: Any) -> None:
+    assert tiny_config.overrides == TINY
+    assert tiny_config.config.search.grid == {"classifier.C": [1.0, 10.0],
+                                              "classifier.class_weight": ["balanced"]}
+    assert tiny_config.config.features == load_config(BASE_CONFIG).config.features
 
 
-BAD_CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
-    # name: (yaml text, fragments the message must contain besides the file name)
-    "unknown top-level key": ("sede: 13\n", ("unknown key 'sede'", "known keys:", "seed")),
-    "unknown nested key": ("classifier:\n  Cc: 1.0\n", ("unknown key 'classifier.Cc'", "C, class_weight")),
-    "unknown grid task": ("search:\n  grid:\n    topik:\n      clf__C: [1.0]\n",
-                          ("unknown key 'search.grid.topik'",)),
-    "string for a float": ('classifier:\n  C: "ten"\n', ("'classifier.C'", "float", "'ten'")),
-    "bool for a float": ("classifier:\n  C: true\n", ("'classifier.C'", "float")),
-    "string for an int": ('seed: "13"\n', ("'seed'", "int", "'13'")),
-    "float for an int": ("classifier:\n  max_iter: 20.5\n", ("'classifier.max_iter'", "int")),
-    "short range": ("features:\n  word_ngram_range: [1]\n", ("'features.word_ngram_range'", "[1]")),
-    "range of strings": ('features:\n  char_ngram_range: ["2", "5"]\n', ("'features.char_ngram_range'",)),
-    "unknown literal": ("features:\n  kind: words\n", ("'features.kind'", "word", "'words'")),
-    "near-miss literal": ("classifier:\n  class_weight: balance\n",
-                          ("'classifier.class_weight'", "balanced")),
-    "string for a bool": ('features:\n  sublinear_tf: "yes"\n', ("'features.sublinear_tf'",)),
-    "grid values not a list": ("search:\n  grid:\n    topic:\n      clf__C: 1.0\n", ("'search.grid'",)),
-    "section not a mapping": ("classifier: 3\n", ("classifier must be a mapping",)),
-    "file not a mapping": ("- a\n- b\n", ("must be a mapping",)),
-    "invalid YAML": ("features: [1, 2\n", ("not valid YAML",)),
-    "tab indentation": ("seed: 13\n\tfoo: 1\n", ("not valid YAML",)),
+BAD: dict[str, tuple[list[str], tuple[str, ...]]] = {
+    # name: (overrides, fragments of the one-line message)
+    "unknown top-level key": (["sede=13"], ("unknown key 'sede'", "known keys:", "seed")),
+    "unknown nested key": (["classifier.Cc=1.0"], ("unknown key 'classifier.Cc'", "C, class_weight")),
+    "string for a float": (["classifier.C=ten"], ("'classifier.C'", "float", "'ten'")),
+    "bool for a float": (["classifier.C=true"], ("'classifier.C'", "float")),
+    "NaN": (["classifier.C=.nan"], ("'classifier.C'", "float", "nan")),
+    "infinity": (["features.max_df=.inf"], ("'features.max_df'",)),
+    "negative C": (["classifier.C=-1"], ("'classifier.C'", "positive")),
+    "float for an int": (["classifier.max_iter=20.5"], ("'classifier.max_iter'", "int")),
+    "short range": (["features.word_ngram_range=[1]"], ("'features.word_ngram_range'",)),
+    "reversed range": (["features.word_ngram_range=[3, 1]"], ("'features.word_ngram_range'",
+                                                              "low <= high")),
+    "zero min_df": (["features.min_df=0"], ("'features.min_df'", "at least 1")),
+    "fraction above max_df": (["features.min_df=0.9", "features.max_df=0.5"], ("'features.min_df'",)),
+    "unknown literal": (["features.kind=words"], ("'features.kind'", "word", "'words'")),
+    "one-vs-rest solver": (["classifier.solver=liblinear"], ("'classifier.solver'",)),
+    "empty grid list": (["search.grid.classifier.C=[]"], ("'search.grid.classifier.C'", "at least one")),
+    "grid value of the wrong type": (["search.grid.classifier.C=[1, ten]"],
+                                     ("'search.grid.classifier.C'", "'ten'")),
+    "grid value out of range": (["search.grid.classifier.C=[0.0, 1.0]"],
+                                ("'search.grid.classifier.C'", "positive")),
+    "grid varies a feature": (["search.grid.features.kind=[word, char]"],
+                              ("'search.grid.features.kind'", "variants", "--set")),
+    "grid key unknown": (["search.grid.clf__C=[1.0]"], ("'search.grid.clf__C'", *SEARCHABLE[:1])),
+    "grid values not a list": (["search.grid.classifier.C=1.0"], ("'search.grid'",)),
+    "section not a mapping": (["classifier=3"], ("classifier must be a mapping",)),
+    "tie tolerance too large": (["search.tie_tolerance=0.5"], ("'search.tie_tolerance'",)),
+    "learning curve not rising": (["evaluation.learning_curve_rows=[500, 250]"],
+                                  ("'evaluation.learning_curve_rows'",)),
+    "override without =": (["features.kind"], ("--set 'features.kind'", "KEY=VALUE")),
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_CONFIGS))
-def test_bad_config_is_an_input_error_naming_key_and_file(name: str, tmp_path: Path) -> None:
-    text, fragments = BAD_CONFIGS[name]
-    path = _write(tmp_path, text)
+@pytest.mark.parametrize("name", list(BAD))
+def test_a_bad_setting_is_one_line_naming_the_key_and_the_file(name: str) -> None:
+    overrides, fragments = BAD[name]
     with pytest.raises(InputError) as err:
-        load_config(path)
+        load_config(BASE_CONFIG, overrides)
     message = str(err.value)
-    assert message.startswith(f"{path}: ")
     assert "\n" not in message
+    if "=" in overrides[0]:
+        assert message.startswith(f"{BASE_CONFIG} (with --set ")
     for fragment in fragments:
         assert fragment in message, message
 
 
-def test_mistakes_inside_a_full_config_are_found(tmp_path: Path) -> None:
-    """A single typo in an otherwise valid copy of the baseline fails; the untouched copy loads."""
-    assert load_config(_write(tmp_path, _baseline_with(), "copy.yaml")) == load_config(BASELINE_CONFIG)
-    path = _write(tmp_path, _baseline_with(classifier={"Cc": 10.0}))
-    with pytest.raises(InputError, match=r"unknown key 'classifier\.Cc'"):
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("features: [1, 2\n", "not valid YAML"), ("seed: 13\n\tfoo: 1\n", "not valid YAML"),
+    ("- a\n- b\n", "must be a mapping"), (b"seed: \xff\xfe", "not valid YAML"),
+])
+def test_a_broken_file_is_one_line(tmp_path: Path, text: str | bytes, fragment: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+    with pytest.raises(InputError, match=fragment) as err:
         load_config(path)
+    assert str(err.value).startswith(f"{path}: ")
 
 
-def test_missing_config_file(tmp_path: Path) -> None:
+def test_a_single_typo_in_a_full_copy_is_found(tmp_path: Path) -> None:
+    assert load_config(_write(tmp_path, _base_with(), "copy.yaml")).config == load_config(BASE_CONFIG).config
+    with pytest.raises(InputError, match=r"unknown key 'classifier\.Cc'"):
+        load_config(_write(tmp_path, _base_with(classifier={"Cc": 10.0})))
     with pytest.raises(InputError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
 
 
-CLI_CASES = {
-    "unknown key": ("classifier:\n  Cc: 1.0\n", "unknown key 'classifier.Cc'"),
-    "mistyped value": ('classifier:\n  C: "ten"\n', "'classifier.C'"),
-    "invalid YAML": ("features: [1, 2\n", "not valid YAML"),
-    "unknown grid parameter": ("search:\n  grid:\n    topic:\n      clf__CC: [1.0]\n",
-                               "search.grid.topic.clf__CC"),
-}
+@pytest.mark.parametrize("overrides", [["classifier.C=.nan"], ["features.word_ngram_range=[3, 1]"],
+                                       ["search.grid.classifier.C=[]"], ["search.grid.features.kind=[char]"]])
+def test_cli_train_with_a_bad_setting_fails_in_one_line_and_writes_nothing(
+        tmp_path: Path, overrides: list[str]) -> None:
+    run = run_cli("train", *set_args(overrides), "--models", tmp_path / "models")
+    assert run.code == 1, run.describe()
+    assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: configs/baseline.yaml (with --set")
+    assert "Traceback" not in run.err and run.out == ""
+    assert not (tmp_path / "models").exists()
 
 
-@pytest.fixture(scope="module")
-def cli_train_runs(tmp_path_factory: pytest.TempPathFactory, run_cli: Any) -> dict[str, Any]:
-    """``karabakh-tagger train --config BAD --models DIR`` for each case, run concurrently."""
-    base = tmp_path_factory.mktemp("bad_configs")
-    jobs = {}
-    for number, (name, (text, _)) in enumerate(CLI_CASES.items()):
-        config = _write(base, text, f"bad{number}.yaml")
-        jobs[name] = (config, base / f"models{number}")
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(run_cli, "train", "--config", config, "--models", models)
-                   for name, (config, models) in jobs.items()}
-        return {name: (*jobs[name], future.result()) for name, future in futures.items()}
-
-
-@pytest.mark.parametrize("name", list(CLI_CASES))
-def test_cli_train_with_a_bad_config_fails_in_one_line(name: str, cli_train_runs: dict[str, Any]) -> None:
-    config, models, run = cli_train_runs[name]
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr
-    lines = run.stderr.splitlines()
-    assert len(lines) == 1, run.stderr
-    assert lines[0].startswith(f"error: {config}: ")
-    assert CLI_CASES[name][1] in lines[0]
-    assert run.stdout == ""
-    assert not models.exists()  # nothing was written
+def test_a_min_df_that_prunes_every_term_fails_at_training_in_one_line(tmp_path: Path) -> None:
+    run = run_cli("train", "--set", "features.min_df=1000000", "--set", "use_authored=false",
+                  "--models", tmp_path / "models")
+    assert run.code == 1 and len(run.err_lines) == 1, run.describe()
+    assert "cannot be fitted with these settings" in run.err and "Traceback" not in run.err
+    assert not (tmp_path / "models").exists()

@@ -1,4 +1,4 @@
-"""Loading the labels as a datasets.Dataset: ClassLabel features, near-duplicate groups, offline."""
+"""Loading the labels into LabelledData: scheme-ordered classes, sources, copy groups, offline."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from karabakh_tagger.data import NEAR_DUPLICATE_JACCARD, load_labels, near_duplicate_groups
+from karabakh_tagger.data import load_data
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import STANCES, TOPICS
 
-from conftest import LABELS_FILE
+from conftest import AUTHORED_DIR, LABELS_FILE, read_jsonl, write_jsonl
 
 # Copies of one sentence in the real corpus (checked by hand): a headline under a navigation
 # prefix, and one quote in two translations in two articles.
@@ -31,116 +32,100 @@ UNRELATED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def by_id(dataset: Any) -> dict[str, dict[str, Any]]:
-    return {row["id"]: row for row in dataset}
+def test_corpus_rows_match_the_label_file(corpus_data: Any) -> None:
+    rows = read_jsonl(LABELS_FILE)
+    assert len(corpus_data) == len(rows) == 109
+    assert list(corpus_data.ids) == [r["id"] for r in rows]
+    assert list(corpus_data.texts) == [r["text"] for r in rows]
+    assert corpus_data.articles.tolist() == [r["article"] for r in rows]
+    assert set(corpus_data.batches.tolist()) == {""} and corpus_data.corpus.all()
+    assert corpus_data.classes == {"topic": TOPICS, "stance": STANCES}
+    for task in ("topic", "stance"):
+        assert corpus_data.names(task).tolist() == [r[task] for r in rows]
 
 
-def test_features_are_class_labels_with_the_scheme_names(dataset: Any) -> None:
-    from datasets import ClassLabel
+def test_composed_rows_follow_with_their_batch_and_no_article() -> None:
+    data, sources = load_data(LABELS_FILE, AUTHORED_DIR)
+    files = sorted(AUTHORED_DIR.glob("*.jsonl"))
+    composed = [row for path in files for row in read_jsonl(path)]
+    assert len(data) == 109 + len(composed) and sources.composed_rows == len(composed)
+    tail = slice(109, None)
+    assert list(data.ids[tail]) == [r["id"] for r in composed]
+    assert data.batches[tail].tolist() == [r["batch"] for r in composed]
+    assert set(data.articles[tail].tolist()) == {""} and not data.corpus[tail].any()
+    assert sources.batches == tuple(p.stem for p in files)
+    assert sources.articles == tuple(sorted({r["article"] for r in read_jsonl(LABELS_FILE)}))
 
-    for task, names in (("topic", TOPICS), ("stance", STANCES)):
-        feature = dataset.features[task]
-        assert isinstance(feature, ClassLabel)
-        assert feature.names == list(names)
-    assert set(dataset.column_names) == {"id", "article", "text", "topic", "stance", "source", "group"}
+
+def test_groups_are_article_batch_and_copy_group(data: Any) -> None:
+    groups = data.groups()
+    assert groups.shape == (len(data), 3)
+    assert groups[:, 0].tolist() == data.articles.tolist()
+    assert groups[:, 1].tolist() == data.batches.tolist()
+    assert groups[:, 2].tolist() == data.copies.tolist()
 
 
-def test_rows_match_the_label_file(dataset: Any) -> None:
-    rows = [json.loads(line) for line in LABELS_FILE.read_text(encoding="utf-8").splitlines()]
-    assert len(dataset) == len(rows) == 109
-    assert dataset["id"] == [r["id"] for r in rows]
-    assert dataset["text"] == [r["text"] for r in rows]
-    assert dataset["article"] == [r["article"] for r in rows]
-    assert set(dataset["source"]) == {"corpus"}
-    topic, stance = dataset.features["topic"], dataset.features["stance"]
-    assert [topic.int2str(i) for i in dataset["topic"]] == [r["topic"] for r in rows]
-    assert [stance.int2str(i) for i in dataset["stance"]] == [r["stance"] for r in rows]
+def test_subset_keeps_every_column_aligned(data: Any) -> None:
+    rows = np.array([200, 3, 150, 0])
+    sub = data.subset(rows)
+    assert list(sub.texts) == [data.texts[i] for i in rows]
+    assert sub.y["stance"].tolist() == data.y["stance"][rows].tolist()
+    assert sub.groups().tolist() == data.groups()[rows].tolist()
 
 
 @pytest.mark.parametrize(("a", "b"), KNOWN_COPIES)
-def test_known_near_copies_share_a_group(a: str, b: str, by_id: dict[str, dict[str, Any]]) -> None:
-    assert by_id[a]["group"] == by_id[b]["group"]
+def test_known_near_copies_share_a_copy_group(a: str, b: str, corpus_data: Any) -> None:
+    ids = list(corpus_data.ids)
+    assert corpus_data.copies[ids.index(a)] == corpus_data.copies[ids.index(b)]
 
 
 @pytest.mark.parametrize(("a", "b"), UNRELATED)
-def test_unrelated_rows_do_not_share_a_group(a: str, b: str, by_id: dict[str, dict[str, Any]]) -> None:
-    assert by_id[a]["group"] != by_id[b]["group"]
+def test_unrelated_rows_do_not(a: str, b: str, corpus_data: Any) -> None:
+    ids = list(corpus_data.ids)
+    assert corpus_data.copies[ids.index(a)] != corpus_data.copies[ids.index(b)]
 
 
-def test_groups_are_few_and_small(dataset: Any) -> None:
-    """Only the handful of real copies are grouped: nearly every row is alone in its group."""
-    sizes: dict[int, int] = {}
-    for group in dataset["group"]:
-        sizes[group] = sizes.get(group, 0) + 1
-    shared = sorted(size for size in sizes.values() if size > 1)
-    assert shared == [2] * len(KNOWN_COPIES)
-    assert sorted(sizes) == list(range(len(sizes)))  # ids are 0..n-1
+def test_only_the_real_copies_are_grouped_in_the_corpus(corpus_data: Any) -> None:
+    sizes = np.bincount(corpus_data.copies)
+    assert sorted(int(s) for s in sizes if s > 1) == [2] * len(KNOWN_COPIES)
 
 
-def test_near_duplicate_groups_small_lists() -> None:
-    assert near_duplicate_groups([]) == []
-    assert near_duplicate_groups(["one sentence"]) == [0]
-    texts = [
-        "Russia deployed peacekeepers.",
-        "RUSSIA deployed “peacekeepers”!",  # equal after normalisation
-        "Turkey wants a role in monitoring the ceasefire.",
-        "Home > Turkey wants a role in monitoring the ceasefire",  # near copy
-        "Something else entirely.",
-    ]
-    assert near_duplicate_groups(texts) == [0, 0, 1, 1, 2]
-
-
-def test_near_duplicate_groups_threshold_and_transitivity() -> None:
-    # word sets: {a b c d} vs {a b c e}: Jaccard 3/5 = 0.6
-    assert near_duplicate_groups(["a b c d", "a b c e"]) == [0, 0]
-    assert near_duplicate_groups(["a b c d", "a b c e"], threshold=0.61) == [0, 1]
-    # {a b} vs {a c}: 1/3, below the default threshold
-    assert NEAR_DUPLICATE_JACCARD > 1 / 3
-    assert near_duplicate_groups(["a b", "a c"]) == [0, 1]
-    # x~y and y~z join x and z even though x and z alone would not
-    chain = ["a b c d", "a b c d e f", "c d e f"]
-    assert near_duplicate_groups(chain[::2]) == [0, 1]
-    assert near_duplicate_groups(chain) == [0, 0, 0]
-    # punctuation-only texts have no words and join nothing
-    assert near_duplicate_groups(["...", "!!!"]) == [0, 1]
-
-
-def test_load_labels_with_authored_rows(tmp_path: Path) -> None:
-    authored = tmp_path / "authored.jsonl"
-    authored.write_text(
-        json.dumps({"id": "authored-000", "text": "Refugees began to return to Lachin.",
-                    "topic": "refugees_humanitarian", "stance": "neutral", "source": "authored"}) + "\n",
-        encoding="utf-8")
-    data = load_labels(LABELS_FILE, authored)
-    assert len(data) == 110
-    last = data[109]
-    assert (last["id"], last["article"], last["source"]) == ("authored-000", "authored", "authored")
-    assert data.features["topic"].int2str(last["topic"]) == "refugees_humanitarian"
-
-
-@pytest.mark.parametrize(("line", "fragment"), [
-    ('{"id": "x", "text": "t", "topic": "other"}', ":1: malformed label row"),
+@pytest.mark.parametrize(("row", "fragment"), [
+    ({"id": "x", "text": "t", "topic": "other"}, ":1: malformed label row"),
     ("not json", ":1: malformed label row"),
-    ('{"id": "x", "text": "t", "topic": "oter", "stance": "neutral"}', "unknown label"),
+    ({"id": "x", "text": "t", "topic": "oter", "stance": "neutral"}, ":1: malformed label row"),
+    ({"id": "x", "text": 3, "topic": "other", "stance": "neutral"}, ":1: malformed label row"),
 ])
-def test_load_labels_bad_rows_are_input_errors(line: str, fragment: str, tmp_path: Path) -> None:
+def test_a_bad_row_is_an_input_error_with_file_and_line(row: Any, fragment: str, tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
-    path.write_text(line + "\n", encoding="utf-8")
+    path.write_text((row if isinstance(row, str) else json.dumps(row)) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=fragment) as err:
-        load_labels(path)
+        load_data(path)
     assert str(path) in str(err.value)
 
 
-def test_load_labels_missing_file(tmp_path: Path) -> None:
+def test_missing_inputs_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot read labels"):
-        load_labels(tmp_path / "missing.jsonl")
+        load_data(tmp_path / "missing.jsonl")
+    with pytest.raises(InputError, match="no folder of composed sentences"):
+        load_data(LABELS_FILE, tmp_path / "nowhere")
+
+
+def test_a_batch_file_adds_its_rows(tmp_path: Path) -> None:
+    folder = tmp_path / "authored"
+    folder.mkdir()
+    write_jsonl(folder / "b99-test.jsonl", [
+        {"id": "b99-0001", "batch": "b99-test", "text": "Refugees began to return to Lachin.",
+         "topic": "refugees_humanitarian", "stance": "neutral", "source": "authored", "note": "n"}])
+    data, sources = load_data(LABELS_FILE, folder)
+    assert len(data) == 110 and data.batches[-1] == "b99-test" and data.articles[-1] == ""
+    assert data.names("topic")[-1] == "refugees_humanitarian"
+    assert sources.authored_sha256 and sources.batches == ("b99-test",)
 
 
 def test_loading_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """load_labels opens no socket (any attempt fails the test), with the offline switches on."""
-    assert os.environ["HF_DATASETS_OFFLINE"] == "1"
-    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    """load_data opens no socket (any attempt fails the test), with the offline switches on."""
+    assert os.environ["HF_DATASETS_OFFLINE"] == "1" and os.environ["HF_HUB_OFFLINE"] == "1"
     attempts: list[Any] = []
 
     def refuse(self: socket.socket, address: Any) -> None:
@@ -149,18 +134,5 @@ def test_loading_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection",
-                        lambda *a, **k: refuse(None, a[0] if a else None))  # type: ignore[arg-type]
-    data = load_labels(LABELS_FILE)
-    assert len(data) == 109
+    assert len(load_data(LABELS_FILE)[0]) == 109
     assert attempts == []
-
-
-def test_hf_cache_points_at_a_temp_dir(hf_cache: Path) -> None:
-    import datasets.config
-
-    cache = Path(os.environ["HF_DATASETS_CACHE"])
-    assert cache == hf_cache
-    assert cache.is_dir()
-    assert Path(datasets.config.HF_DATASETS_CACHE) == cache
-    assert datasets.config.HF_DATASETS_OFFLINE

@@ -1,192 +1,158 @@
-"""Nested leave-one-article-out evaluation on the real labels, and the reports written from it."""
+"""Nested evaluation on the real units and a small set of composed batches, and its typed results."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.metrics import accuracy_score, f1_score
 
-from karabakh_tagger import evaluate, report, train
-from karabakh_tagger.config import Config
+from karabakh_tagger import evaluate
+from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import STANCES, TASKS, TOPICS
-
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-SCORE_KEYS = {"macro_f1", "accuracy"}
+from karabakh_tagger.model import BASELINE
+from karabakh_tagger.results import Metrics, load_metrics
+from karabakh_tagger.splits import LeaveOneArticleOut, LeaveOneBatchOut
+from karabakh_tagger.typed import to_data
 
 
 @pytest.fixture(scope="module")
-def evaluated(dataset: Any, tiny_config: Config) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """One full evaluation (nested CV, baselines, random split, learning curve) with the tiny grid."""
+def evaluated(data: Any, tiny_config: Any) -> tuple[Any, dict[str, Any], list[str]]:
     warnings: list[str] = []
-    metrics, runs = evaluate.evaluate(dataset, tiny_config, warn=warnings.append)
-    return metrics, runs, warnings
+    result, runs = evaluate.evaluate_family(BASELINE, data, tiny_config.config, warnings.append,
+                                            speed=1000.0, jobs=2)
+    return result, runs, warnings
 
 
-@pytest.fixture(scope="module")
-def metrics(evaluated: Any) -> dict[str, Any]:
-    return evaluated[0]
-
-
-@pytest.fixture(scope="module")
-def reports(metrics: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
-    out = tmp_path_factory.mktemp("reports")
-    return out, report.write_reports(metrics, out)
-
-
-def test_top_level_shape(metrics: dict[str, Any]) -> None:
-    assert metrics["cv"] == "leave-one-article-out"
-    assert metrics["rows"] == 109
-    assert metrics["authored_training_rows"] == 0
-    assert {"topic", "stance"} <= set(metrics)
-
-
-@pytest.mark.parametrize("task", list(TASKS))
-def test_task_shape(task: str, metrics: dict[str, Any]) -> None:
-    result = metrics[task]
-    assert {"macro_f1", "accuracy", "per_class", "folds", "baselines", "random_split"} <= set(result)
-    for key in SCORE_KEYS:
-        assert 0.0 <= result[key] <= 1.0
-    assert set(result["baselines"]) == {"most_frequent", "stratified"}
-    for baseline in result["baselines"].values():
-        assert set(baseline) >= SCORE_KEYS
-        assert all(0.0 <= baseline[k] <= 1.0 for k in SCORE_KEYS)
-    assert set(result["random_split"]) >= SCORE_KEYS
-    assert len(result["random_split"]["folds"]) == 5
-    assert ("f_avg" in result) == (task == "stance")
-    for baseline in result["baselines"].values():
-        assert ("f_avg" in baseline) == (task == "stance")
-
-
-@pytest.mark.parametrize(("task", "names"), [("topic", TOPICS), ("stance", STANCES)])
-def test_per_class_covers_every_label(task: str, names: tuple[str, ...], metrics: dict[str, Any],
-                                      dataset: Any) -> None:
-    per_class = metrics[task]["per_class"]
-    assert list(per_class) == list(names)
-    assert sum(v["support"] for v in per_class.values()) == 109
-    gold = [dataset.features[task].int2str(i) for i in dataset[task]]
-    assert {n: v["support"] for n, v in per_class.items()} == {n: gold.count(n) for n in names}
-    for values in per_class.values():
-        assert {"precision", "recall", "f1", "support"} <= set(values)
-
-
-@pytest.mark.parametrize("task", list(TASKS))
-def test_folds_are_the_five_articles(task: str, metrics: dict[str, Any], dataset: Any) -> None:
-    folds = metrics[task]["folds"]
-    articles = sorted(set(dataset["article"]))
-    assert [f["held_out"] for f in folds] == articles
-    assert sum(f["n_test"] for f in folds) == 109
-    splits = train.article_splits(dataset["article"], dataset["group"])
-    for fold, (train_idx, test_idx) in zip(folds, splits, strict=True):
-        assert fold["n_test"] == len(test_idx) == list(dataset["article"]).count(fold["held_out"])
-        assert fold["n_train"] == len(train_idx)  # copies of test sentences were dropped
-        assert fold["params"]["clf__C"] in (1.0, 10.0)
-
-
-@pytest.mark.parametrize("task", list(TASKS))
-def test_every_corpus_row_is_predicted_once_out_of_fold(task: str, evaluated: Any, dataset: Any) -> None:
-    _, runs, _ = evaluated
-    run = runs[task]
-    assert sorted(run.rows) == list(range(len(dataset)))
-    assert run.y_true == [dataset[task][r] for r in run.rows]
-    proba = np.array(run.proba)
-    assert proba.shape == (109, len(TASKS[task]))
-    assert np.allclose(proba.sum(axis=1), 1.0)
-
-
-@pytest.mark.parametrize("task", list(TASKS))
-def test_model_beats_the_most_frequent_baseline(task: str, metrics: dict[str, Any]) -> None:
-    assert metrics[task]["macro_f1"] > metrics[task]["baselines"]["most_frequent"]["macro_f1"]
-
-
-def test_most_frequent_baseline_predicts_one_class(dataset: Any, tiny_config: Config) -> None:
-    data = evaluate.as_arrays(dataset)
-    splits = train.article_splits(data["article"], data["group"])
-    run = evaluate.dummy_cv("stance", data, splits, "most_frequent", tiny_config.seed, 3)
-    for (train_idx, _), fold in zip(splits, run.folds, strict=True):
-        assert fold["n_train"] == len(train_idx)
-    assert set(run.y_pred) == {STANCES.index("neutral")}  # the majority stance in every fold
-
-
-def test_f_avg_is_the_mean_of_supportive_and_critical_f1(metrics: dict[str, Any]) -> None:
-    stance = metrics["stance"]
-    per = stance["per_class"]
-    assert stance["f_avg"] == pytest.approx((per["supportive"]["f1"] + per["critical"]["f1"]) / 2, abs=1e-4)
-    assert evaluate.f_avg({"per_class": {"supportive": {"f1": 0.5}, "critical": {"f1": 0.25},
-                                         "neutral": {"f1": 1.0}}}) == 0.375
-
-
-def test_pooled_macro_f1_matches_sklearn(evaluated: Any) -> None:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    metrics, runs, _ = evaluated
-    for task, run in runs.items():
-        present = sorted(set(run.y_true))
-        expected = f1_score(run.y_true, run.y_pred, labels=present, average="macro", zero_division=0)
-        assert metrics[task]["macro_f1"] == pytest.approx(expected, abs=1e-4)
-        assert metrics[task]["accuracy"] == pytest.approx(accuracy_score(run.y_true, run.y_pred), abs=1e-4)
-
-
-def test_small_classes_warn_instead_of_crashing(evaluated: Any) -> None:
-    _, _, warnings = evaluated
-    assert warnings, "expected warnings about classes with almost no training rows"
-    assert all(w.startswith("warning: ") for w in warnings)
-    refugees = [w for w in warnings if "'refugees_humanitarian'" in w]
-    # the only refugees_humanitarian row is in article 002: its fold trains on none
-    assert refugees == ["warning: topic: fold 002_c6052be6c11b6493: class 'refugees_humanitarian' has 0 "
-                        "training row(s); its held-out rows can hardly be predicted"]
-    assert any("'domestic_politics'" in w and "003_f3ac13cd7658a600" in w for w in warnings)
-
-
-def test_warn_small_is_silent_when_classes_are_well_trained() -> None:
-    messages: list[str] = []
-    y = np.array([0, 0, 1, 1, 0, 1])
-    evaluate._warn_small("stance", list(STANCES), y, np.array([0, 1, 2, 3]), np.array([4, 5]), "x",
-                         messages.append)
-    assert messages == []
-    evaluate._warn_small("stance", list(STANCES), y, np.array([0, 1, 2]), np.array([4, 5]), "x",
-                         messages.append)
-    assert messages == ["warning: stance: fold x: class 'critical' has 1 training row(s); its held-out "
-                        "rows can hardly be predicted"]
-
-
-# ---- reports -----------------------------------------------------------------------------------
-
-def test_write_reports_writes_every_file(reports: tuple[Path, list[Path]], metrics: dict[str, Any]) -> None:
-    out, written = reports
-    names = {"metrics.json", "report.md", "confusion_topic.png", "confusion_stance.png",
-             "learning_curve.png", "reliability.png"}
-    assert {p.name for p in written} == names
-    assert {p.name for p in out.iterdir()} == names  # and nothing else (no temp files)
-    for name in names:
-        if name.endswith(".png"):
-            data = (out / name).read_bytes()
-            assert data.startswith(PNG_MAGIC), name
-            assert len(data) > 1000, name
-    assert json.loads((out / "metrics.json").read_text(encoding="utf-8")) == json.loads(json.dumps(metrics))
-
-
-def test_report_mentions_baselines_and_random_split(reports: tuple[Path, list[Path]],
-                                                    metrics: dict[str, Any]) -> None:
-    out, _ = reports
-    text = (out / "report.md").read_text(encoding="utf-8")
-    assert "dummy: most frequent" in text
-    assert "dummy: stratified" in text
-    assert "random" in text.lower()
+def test_both_protocols_score_what_they_hold_out(evaluated: Any, data: Any) -> None:
+    result, runs, _ = evaluated
+    corpus = set(np.flatnonzero(data.corpus).tolist())
     for task in TASKS:
-        r = metrics[task]
-        assert f"## {task}" in text
-        assert f"| {r['macro_f1']:.3f} |" in text
-        assert f"| model, shuffled random 5-fold (leaky) | {r['random_split']['macro_f1']:.3f} |" in text
-        for name, baseline in r["baselines"].items():
-            label = name.replace("_", " ")
-            row = next(line for line in text.splitlines() if line.startswith(f"| dummy: {label} |")
-                       and f"{baseline['macro_f1']:.3f}" in line)
-            assert f"{baseline['accuracy']:.3f}" in row
-        for fold in r["folds"]:
-            assert f"| {fold['held_out']} |" in text
-    assert f"{metrics['stance']['f_avg']:.3f}" in text
-    for png in ("confusion_topic.png", "confusion_stance.png", "learning_curve.png", "reliability.png"):
-        assert f"({png})" in text
+        assert sorted(runs[task].loao.rows) == sorted(corpus)  # every real unit once, nothing else
+        assert sorted(runs[task].lobo.rows) == sorted(set(range(len(data))) - corpus)
+        r = result.tasks[task]
+        assert [f.held_out for f in r.loao.folds] == sorted(set(data.articles.tolist()) - {""})
+        assert [f.held_out for f in r.lobo.folds] == sorted(set(data.batches.tolist()) - {""})
+        assert sum(f.n_test for f in r.loao.folds) == 109
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_pooled_scores_match_sklearn_on_the_out_of_fold_predictions(evaluated: Any, task: str,
+                                                                     data: Any) -> None:
+    result, runs, _ = evaluated
+    run = runs[task].loao
+    assert run.y_true == data.y[task][run.rows].tolist()
+    present = sorted(set(run.y_true))
+    scores = result.tasks[task].loao
+    assert scores.macro_f1 == pytest.approx(f1_score(run.y_true, run.y_pred, labels=present,
+                                                     average="macro"), abs=1e-4)
+    assert scores.accuracy == pytest.approx(accuracy_score(run.y_true, run.y_pred), abs=1e-4)
+    proba = np.array(run.proba)
+    assert proba.shape == (109, len(TASKS[task])) and np.allclose(proba.sum(axis=1), 1.0)
+    assert list(scores.per_class) == list(TASKS[task])
+    assert sum(c.support for c in scores.per_class.values()) == 109
+
+
+def test_the_folds_chose_from_the_grid_inside_their_training_rows(evaluated: Any, data: Any) -> None:
+    result, _, _ = evaluated
+    splits = list(LeaveOneArticleOut().split(data.texts, None, data.groups()))
+    for task in TASKS:
+        for fold, (train, test) in zip(result.tasks[task].loao.folds, splits, strict=True):
+            assert (fold.n_train, fold.n_test) == (len(train), len(test))
+            assert fold.params["classifier.C"] in (1.0, 10.0)
+    lobo = list(LeaveOneBatchOut().split(data.texts, None, data.groups()))
+    assert [f.n_test for f in result.tasks["topic"].lobo.folds] == [len(t) for _, t in lobo]
+
+
+def test_the_model_clears_the_dummies_by_a_margin(evaluated: Any) -> None:
+    result, _, _ = evaluated
+    for task in TASKS:
+        r = result.tasks[task]
+        for key, scores in (("loao", r.loao), ("lobo", r.lobo)):
+            best = max(b.macro_f1 for b in r.baselines[key].values())
+            assert scores.macro_f1 > best + 0.1, (task, key, scores.macro_f1, best)
+
+
+def test_the_most_frequent_dummy_predicts_one_class(data: Any, tiny_config: Any) -> None:
+    run = evaluate.out_of_fold(evaluate.dummy("stance", data, "most_frequent", 13), np.zeros(len(data)),
+                               data, "stance", LeaveOneArticleOut())
+    assert len(set(run.y_pred)) == 1
+
+
+def test_f_avg_is_the_mean_of_supportive_and_critical_f1(evaluated: Any) -> None:
+    result, _, _ = evaluated
+    stance = result.tasks["stance"].loao
+    per = stance.per_class
+    assert stance.f_avg == pytest.approx((per["supportive"].f1 + per["critical"].f1) / 2, abs=1e-4)
+    assert result.tasks["topic"].loao.f_avg is None
+
+
+def test_the_learning_curve_ends_with_all_composed_rows(evaluated: Any, data: Any) -> None:
+    result, _, _ = evaluated
+    composed = int((~data.corpus).sum())
+    for task in TASKS:
+        curve = result.tasks[task].learning_curve
+        assert [p.composed_rows for p in curve] == [0, 40, composed]
+        assert all(0 <= p.loao_macro_f1 <= 1 and p.lobo_macro_f1 is not None for p in curve)
+    # 0 composed rows is the five seed articles alone: their stance cues are France's, the batches'
+    # are not, so the composed rows must help leave-one-batch-out.
+    topic = result.tasks["topic"].learning_curve
+    assert topic[-1].lobo_macro_f1 > topic[0].lobo_macro_f1
+
+
+def test_the_leaky_random_split_keeps_composed_rows_in_training(data: Any, tiny_config: Any) -> None:
+    leaky = evaluate.shuffled(data, tiny_config.config)
+    folds = LeaveOneArticleOut().folds(leaky.groups())
+    assert [name for _, name in folds] == ["random fold 1", "random fold 2"]
+    assert len(set(leaky.copies.tolist())) == len(data)  # every row its own group: copies leak
+    assert (leaky.articles[~data.corpus] == "").all()
+
+
+def test_jobs_do_not_change_the_numbers(data: Any, tiny_config: Any) -> None:
+    fit = evaluate.nested(BASELINE, "stance", BASELINE.features(data), data, tiny_config.config)
+    x = BASELINE.features(data)
+    one = evaluate.out_of_fold(fit, x, data, "stance", LeaveOneBatchOut(), jobs=1)
+    two = evaluate.out_of_fold(fit, x, data, "stance", LeaveOneBatchOut(), jobs=2)
+    assert one.rows == two.rows and np.array_equal(np.array(one.proba), np.array(two.proba))
+
+
+def test_small_classes_warn_instead_of_crashing(corpus_data: Any, tiny_config: Any) -> None:
+    messages: list[str] = []
+    evaluate._warn_small("topic", corpus_data, LeaveOneArticleOut(), messages.append)
+    assert ("warning: topic: fold 002_c6052be6c11b6493: class 'refugees_humanitarian' has 0 training "
+            "row(s); its held-out rows can hardly be predicted") in messages
+    assert all(m.startswith("warning: ") for m in messages)
+
+
+def test_metrics_round_trip_through_json_with_every_key_checked(evaluated: Any, data: Any,
+                                                                 tiny_config: Any, tmp_path: Any) -> None:
+    import json
+
+    result, _, _ = evaluated
+    metrics = evaluate.metrics({"baseline": result}, tiny_config.config, data, {})
+    assert isinstance(metrics, Metrics) and metrics.recommended == "baseline"
+    path = tmp_path / "metrics.json"
+    path.write_text(json.dumps(to_data(metrics)), encoding="utf-8")
+    assert load_metrics(path) == metrics
+    broken = to_data(metrics)
+    broken["families"]["baseline"]["tasks"]["topic"]["loao"]["macro_f1"] = "high"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    with pytest.raises(InputError, match=r"families\.baseline\.tasks\.topic\.loao\.macro_f1"):
+        load_metrics(path)
+
+
+def test_data_summary_counts_cells_and_kappa(data: Any) -> None:
+    batch = sorted(set(data.batches.tolist()) - {""})[0]
+    rows = np.flatnonzero(data.batches == batch)
+    names = {"topic": TOPICS, "stance": STANCES}
+    second = {batch: [{"id": data.ids[i], "first_topic": names["topic"][data.y["topic"][i]],
+                       "first_stance": names["stance"][data.y["stance"][i]],
+                       "second_topic": names["topic"][data.y["topic"][i]], "second_stance": "neutral"}
+                      for i in rows]}
+    summary = evaluate.data_summary(data, second)
+    b = summary.batches[batch]
+    assert b.rows == len(rows) == sum(sum(c.values()) for c in b.cells.values())
+    assert b.kappa.topic == 1.0 and b.kappa.stance < 1.0
+    assert 0 < b.nearest_cosine_median <= b.nearest_cosine_max < 0.8
+    assert summary.corpus_units == 109

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,9 +17,37 @@ import pytest
 from karabakh_tagger.labels import STANCES, TASKS, TOPICS, label_counts, normalise, validate_units
 from karabakh_tagger.segment import segment
 
-from conftest import LABELS_FILE
+from conftest import ARTICLES_DIR, AUTHORED_DIR, LABELS_FILE, ROOT, read_jsonl, run_cli, write_jsonl
 
 Lines = list[str]
+
+
+@pytest.fixture(scope="session")
+def articles() -> dict[str, str]:
+    from karabakh_tagger.corpus import load_articles
+
+    return load_articles(ARTICLES_DIR)
+
+
+@pytest.fixture(scope="session")
+def _label_lines() -> tuple[str, ...]:
+    return tuple(LABELS_FILE.read_text(encoding="utf-8").splitlines())
+
+
+@pytest.fixture
+def label_lines(_label_lines: tuple[str, ...]) -> list[str]:
+    """The lines of labels/sentences.jsonl (a fresh list: tests may modify it)."""
+    return list(_label_lines)
+
+
+@pytest.fixture
+def write_labels(tmp_path: Path) -> Callable[..., Path]:
+    """Write label lines to a file in tmp_path (one per line, final newline) and return its path."""
+    def write(lines: list[str], name: str = "labels.jsonl") -> Path:
+        path = tmp_path / name
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        return path
+    return write
 
 
 def _edit(lines: Lines, index: int, change: Callable[[dict[str, Any]], None]) -> Lines:
@@ -149,10 +178,10 @@ def _check_problems(problems: list[Any], expected: tuple[tuple[int, tuple[str, .
 
 def _check_cli_rejects(run: Any, path: Path, problems: list[Any]) -> None:
     """Exit 1, one stderr line ``PATH:LINE: message`` per problem plus a summary, no traceback."""
-    assert run.returncode == 1, run.stderr
-    assert "Traceback" not in run.stderr
-    assert run.stdout == ""
-    lines = run.stderr.splitlines()
+    assert run.code == 1, run.err
+    assert "Traceback" not in run.err
+    assert run.out == ""
+    lines = run.err.splitlines()
     assert lines == [f"{path}:{p.line}: {p.message}" for p in problems] + [
         f"{path}: {len(problems)} problem(s); nothing was changed"]
     for line in lines[:-1]:
@@ -169,7 +198,7 @@ def test_validator_reports_each_problem_with_its_line(name: str, label_lines: Li
 
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory: pytest.TempPathFactory, _label_lines: tuple[str, ...],
-             run_cli: Any) -> dict[str, tuple[Path, bytes, Any]]:
+             ) -> dict[str, tuple[Path, bytes, Any]]:
     """Every case through the real CLI, run concurrently (each run is mostly interpreter start-up)."""
     folder = tmp_path_factory.mktemp("cases")
     files = {}
@@ -201,14 +230,14 @@ def test_real_labels_are_valid(label_lines: Lines, articles: dict[str, str]) -> 
     assert {r["article"] for r in rows} == set(articles)
 
 
-def test_cli_validates_the_real_labels_and_prints_counts(run_cli: Any, label_lines: Lines,
+def test_cli_validates_the_real_labels_and_prints_counts(label_lines: Lines,
                                                         articles: dict[str, str]) -> None:
     before = LABELS_FILE.read_bytes()
     mtime = LABELS_FILE.stat().st_mtime_ns
     run = run_cli("validate", "labels/sentences.jsonl")
-    assert run.returncode == 0, run.stderr
-    assert "Traceback" not in run.stderr
-    out = run.stdout.splitlines()
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    out = run.out.splitlines()
     assert out[0] == "labels/sentences.jsonl: 109 rows, 5 articles, all valid"
     rows, _ = validate_units(label_lines, articles)
     counts = label_counts(rows)
@@ -228,29 +257,29 @@ def test_cli_validates_the_real_labels_and_prints_counts(run_cli: Any, label_lin
     assert LABELS_FILE.stat().st_mtime_ns == mtime
 
 
-def test_cli_default_path_is_the_real_labels(run_cli: Any) -> None:
+def test_cli_default_path_is_the_real_labels() -> None:
     run = run_cli("validate")
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.startswith("labels/sentences.jsonl: 109 rows")
+    assert run.code == 0, run.err
+    assert run.out.startswith("labels/sentences.jsonl: 109 rows")
 
 
 @pytest.mark.parametrize("content", [b"\xff\xfe\x00\x01binary", b"caf\xe9\n"], ids=["binary", "latin-1"])
-def test_cli_unreadable_label_file_is_one_line(content: bytes, tmp_path: Path, run_cli: Any) -> None:
+def test_cli_unreadable_label_file_is_one_line(content: bytes, tmp_path: Path) -> None:
     path = tmp_path / "labels.jsonl"
     path.write_bytes(content)
     run = run_cli("validate", path)
-    assert run.returncode == 1
-    assert "Traceback" not in run.stderr
-    assert len(run.stderr.splitlines()) == 1
-    assert run.stderr.startswith(f"error: {path}: ")
+    assert run.code == 1
+    assert "Traceback" not in run.err
+    assert len(run.err.splitlines()) == 1
+    assert run.err.startswith(f"error: {path}: ")
     assert path.read_bytes() == content
 
 
-def test_cli_missing_label_file(tmp_path: Path, run_cli: Any) -> None:
+def test_cli_missing_label_file(tmp_path: Path) -> None:
     run = run_cli("validate", tmp_path / "nope.jsonl")
-    assert run.returncode == 1
-    assert "Traceback" not in run.stderr
-    assert run.stderr.splitlines() == [f"error: {tmp_path / 'nope.jsonl'}: no such file"]
+    assert run.code == 1
+    assert "Traceback" not in run.err
+    assert run.err.splitlines() == [f"error: {tmp_path / 'nope.jsonl'}: no such file or folder"]
 
 
 # ---- copies of one sentence must carry the same labels --------------------------------------------
@@ -277,20 +306,20 @@ def _dump(rows: list[dict[str, Any]]) -> list[str]:
     return [json.dumps(r, ensure_ascii=False) for r in rows]
 
 
-def test_consistent_copies_are_valid(tiny_corpus: Any, write_labels: Any, run_cli: Any) -> None:
+def test_consistent_copies_are_valid(tiny_corpus: Any, write_labels: Any) -> None:
     folder, rows = tiny_corpus
     from karabakh_tagger.corpus import load_articles
 
     assert validate_units(_dump(rows), load_articles(folder))[1] == []
     run = run_cli("validate", write_labels(_dump(rows)), "--articles", folder)
-    assert run.returncode == 0, run.stderr
-    assert "3 rows, 1 articles, all valid" in run.stdout
+    assert run.code == 0, run.err
+    assert "3 rows, 1 articles, all valid" in run.out
 
 
 @pytest.mark.parametrize("changes", [{"topic": "turkey_role"}, {"stance": "critical"},
                                      {"topic": "turkey_role", "stance": "critical"}])
 def test_conflicting_labels_on_a_repeated_sentence(changes: dict[str, str], tiny_corpus: Any,
-                                                   write_labels: Any, run_cli: Any) -> None:
+                                                   write_labels: Any) -> None:
     folder, rows = tiny_corpus
     rows[2].update(changes)
     from karabakh_tagger.corpus import load_articles
@@ -350,3 +379,72 @@ def test_normalise_output_and_what_it_keeps_apart() -> None:
     assert normalise("Turkey will send troops") != normalise("Turkey will not send troops")
     assert normalise("2,000 peacekeepers") == "2 000 peacekeepers"
 
+
+
+# ---- the composed batches of labels/authored/ ------------------------------------------------------
+
+def test_the_real_composed_batches_are_valid_and_checked_against_the_corpus() -> None:
+    run = run_cli("validate", "labels/authored")
+    assert run.code == 0, run.err
+    rows = [r for p in sorted(AUTHORED_DIR.glob("*.jsonl")) for r in read_jsonl(p)]
+    assert run.out.splitlines()[0] == (f"labels/authored: {len(rows)} composed rows in "
+                                       f"{len(list(AUTHORED_DIR.glob('*.jsonl')))} batches, all valid "
+                                       "(checked against labels/sentences.jsonl)")
+
+
+GOOD = {"id": "b98-0001", "batch": "b98-test", "text": "Refugees queued in the snow at the checkpoint.",
+        "topic": "refugees_humanitarian", "stance": "neutral", "source": "authored",
+        "note": "subject is the displaced people"}
+FRAME = "Putin said on Tuesday that the peacekeepers would stay for five years in the region."
+CORPUS_UNIT = read_jsonl(LABELS_FILE)[2]
+
+
+def _row(n: int, **changes: Any) -> dict[str, Any]:
+    return {**GOOD, "id": f"b98-{n:04d}", "text": f"{GOOD['text']} Day {n} of queueing, said a driver "
+                                                  f"with {n * 7} kilos of flour.", **changes}
+
+
+@pytest.mark.parametrize(("rows", "line", "fragment"), [
+    ([_row(1, topic="turkey")], 1, "unknown topic 'turkey' (did you mean 'turkey_role'?)"),
+    ([_row(1, stance="critical", topic="other")], 1, "topic 'other' is always neutral"),
+    ([{k: v for k, v in _row(1).items() if k != "batch"}], 1, "missing field 'batch'"),
+    ([{k: v for k, v in _row(1).items() if k != "note"}], 1, "missing field 'note'"),
+    ([_row(1, note="  ")], 1, "empty text or note"),
+    ([_row(1, batch="b97-other")], 1, "differs from the file's name"),
+    ([_row(1, source="corpus")], 1, "source must be 'authored'"),
+    ([_row(1), _row(2, id="b98-0001")], 2, "duplicate id (first at"),
+    ([_row(1), _row(2, text=_row(1)["text"].upper())], 2, "duplicate text (first at"),
+    ([_row(1, text=FRAME), _row(2, text=FRAME.replace("Putin", "Aliyev"))], 2,
+     "near-duplicate of"),
+    ([_row(1, text=CORPUS_UNIT["text"])], 1, f"repeats corpus unit {CORPUS_UNIT['id']}"),
+    ([_row(1, text=CORPUS_UNIT["text"].replace("Russia", "Moscow") + " Indeed.")], 1,
+     f"near-duplicate of corpus unit {CORPUS_UNIT['id']}"),
+])
+def test_each_problem_of_a_batch_is_one_line_with_file_and_line(tmp_path: Path, rows: list[dict[str, Any]],
+                                                                 line: int, fragment: str) -> None:
+    folder = tmp_path / "authored"
+    folder.mkdir()
+    shutil.copy(LABELS_FILE, tmp_path / "sentences.jsonl")
+    path = write_jsonl(folder / "b98-test.jsonl", rows)
+    before = path.read_bytes()
+    run = run_cli("validate", folder)
+    assert run.code == 1, run.describe()
+    assert "Traceback" not in run.err
+    problem_lines = run.err_lines[:-1]
+    assert any(x.startswith(f"{path}:{line}: ") and fragment in x for x in problem_lines), run.err
+    assert run.err_lines[-1] == f"{folder}: {len(problem_lines)} problem(s); nothing was changed"
+    assert path.read_bytes() == before
+
+
+def test_validate_from_a_subfolder_resolves_paths_from_its_arguments(tmp_path: Path) -> None:
+    folder = tmp_path / "labels" / "authored"
+    folder.mkdir(parents=True)
+    shutil.copy(LABELS_FILE, tmp_path / "labels" / "sentences.jsonl")
+    write_jsonl(folder / "b98-test.jsonl", [_row(1, text=CORPUS_UNIT["text"])])
+    run = run_cli("validate", "authored", cwd=tmp_path / "labels")
+    assert run.code == 1 and f"repeats corpus unit {CORPUS_UNIT['id']}" in run.err, run.describe()
+    (tmp_path / "labels" / "sentences.jsonl").unlink()
+    run = run_cli("validate", folder, cwd=tmp_path)
+    assert run.code == 1 and len(run.err_lines) == 1, run.describe()
+    assert "cannot check that composed rows are new sentences" in run.err and "--labels" in run.err
+    assert run_cli("validate", folder, "--labels", LABELS_FILE, cwd=ROOT).code == 1  # the repeat again

@@ -112,3 +112,15 @@ def test_concurrent_threads_get_the_same_units() -> None:
     expected = [segment(t) for t in texts]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(segment, texts)) == expected
+
+
+def test_a_block_longer_than_the_window_is_cut_at_white_space_the_same_way_every_time():
+    from karabakh_tagger.segment import MAX_WINDOW_CHARS, units_in, windows
+
+    text = ("word " * (3 * MAX_WINDOW_CHARS // 5)).strip()
+    spans = list(windows(text))
+    assert len(spans) >= 3 and all(b - a <= MAX_WINDOW_CHARS for a, b in spans)
+    assert all(text[b] == " " for _, b in spans[:-1])
+    assert [(u.start, u.end) for u in units_in(text, spans)] == [(u.start, u.end) for u in segment(text)]
+    assert [(u.start, u.end) for u in units_in(text, spans[1:])] == [
+        (u.start, u.end) for u in segment(text) if u.start >= spans[1][0]]

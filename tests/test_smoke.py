@@ -1,8 +1,7 @@
-"""End to end through the real command line, into a temp folder: train, eval, tag.
+"""End to end through the real command line, into temp folders: validate, train, eval, tag.
 
-The models come from ``karabakh-tagger train --config tiny.yaml --models TMP/models`` (run once per
-session by helpers_tag, shared with the other tagging tests); this test checks what train wrote,
-then runs eval and tag as a user would.
+The models come from the session's ``karabakh-tagger train --set ... --models TMP`` (conftest);
+this test checks what train wrote, then runs eval and tag as a user would.
 """
 
 from __future__ import annotations
@@ -12,40 +11,37 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from helpers_tag import ARTICLES, ENV, FIELDS, ROOT, run_cli, tiny_models_dir, tiny_yaml_path
+from conftest import ARTICLES_DIR, ENV, FIELDS, ROOT, TINY, run_cli, set_args
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_models_dir(tmp_path_factory)
-
-
-def test_train_eval_tag_end_to_end(models, tmp_path, tmp_path_factory):
-    # train (done by the fixture): both pipelines, their manifest and the model card
-    for name in ("topic.joblib", "stance.joblib", "fast.npz", "manifest.json", "README.md"):
-        assert (models / name).is_file() and (models / name).stat().st_size > 0, name
+def test_validate_train_eval_tag_end_to_end(models: Path, small_authored: Path, tmp_path: Path) -> None:
+    assert run_cli("validate", small_authored, "--labels", ROOT / "labels" / "sentences.jsonl").code == 0
     manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    assert set(manifest["artifacts"]) == {"topic", "stance", "fast"}
-    assert manifest["data"]["rows"] > 100
+    for name, info in manifest["files"].items():
+        assert (models / name).stat().st_size == info["bytes"] > 0, name
+    assert (models / "README.md").read_text(encoding="utf-8").startswith("# Model card")
 
-    # eval
     reports = tmp_path / "reports"
-    run = run_cli("eval", "--config", tiny_yaml_path(tmp_path_factory), "--out", reports)
+    run = run_cli("eval", *set_args(TINY), "--authored", small_authored, "--models", models,
+                  "--out", reports, "--jobs", "2")
     assert run.code == 0, run.describe()
     assert "Traceback" not in run.err
-    for name in ("metrics.json", "report.md", "oof_predictions.jsonl", "confusion_topic.png",
-                 "confusion_stance.png", "learning_curve.png", "reliability.png"):
+    for name in ("metrics.json", "report.md", "oof_predictions.jsonl", "confusion_baseline_topic.png",
+                 "confusion_baseline_stance.png", "learning_curve.png", "reliability.png"):
         assert (reports / name).is_file() and (reports / name).stat().st_size > 0, name
     metrics = json.loads((reports / "metrics.json").read_text(encoding="utf-8"))
+    evaluated = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    assert evaluated["recommended"] == metrics["recommended"] == "baseline"
     for task in ("topic", "stance"):
-        assert 0 <= metrics[task]["macro_f1"] <= 1
-    for png in reports.glob("*.png"):
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+        assert (evaluated["models"]["baseline"]["evaluation"][task]["loao_macro_f1"]
+                == metrics["families"]["baseline"]["tasks"][task]["loao"]["macro_f1"])
+    oof = [json.loads(line) for line in (reports / "oof_predictions.jsonl").read_text().splitlines()]
+    assert {r["source"] for r in oof} == {"corpus", "authored"}
 
-    # tag an article into a file
-    article = sorted(ARTICLES.glob("*.txt"))[0]
+    other = run_cli("eval", "--authored", small_authored, "--models", models, "--out", tmp_path / "r2")
+    assert other.code == 1 and "trained on other labels or another config" in other.err
+
+    article = sorted(ARTICLES_DIR.glob("*.txt"))[0]
     out = tmp_path / "tags.jsonl"
     with out.open("wb") as handle:  # stdout straight into the file, like `tag ... > tags.jsonl`
         done = subprocess.run([sys.executable, "-m", "karabakh_tagger.cli", "tag", str(article),
@@ -54,8 +50,6 @@ def test_train_eval_tag_end_to_end(models, tmp_path, tmp_path_factory):
     assert done.returncode == 0 and done.stderr == b"", done.stderr.decode()
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n") if line]
     content = article.read_bytes().decode("utf-8")
-    assert len(rows) > 10
-    assert all(list(r) == FIELDS for r in rows)
-    assert all(content[r["start"] : r["end"]] == r["text"] for r in rows)
+    assert len(rows) > 10 and all(list(r) == FIELDS for r in rows)
+    assert all(content[r["start"]:r["end"]] == r["text"] for r in rows)
     assert {r["topic"] for r in rows} <= set(manifest["labels"]["topic"])
-    assert {r["stance"] for r in rows} <= set(manifest["labels"]["stance"])

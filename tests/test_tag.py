@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import shutil
 from pathlib import Path
 
 import joblib
@@ -15,10 +14,10 @@ from hypothesis import strategies as st
 
 import karabakh_tagger
 from karabakh_tagger.errors import InputError
-from karabakh_tagger.segment import segment
+from karabakh_tagger.segment import segment, units_in
 from karabakh_tagger.tag import CHUNK_CHARS, Piece, TaggedUnit, Tagger, batches, split_article
 
-from helpers_tag import FIELDS, article_texts, big_crlf_text, tiny_models_dir
+from conftest import FIELDS, article_texts, big_crlf_text
 
 # Composed for these tests (not corpus text): a headline, a wrapped paragraph, boilerplate, CRLF.
 ARTICLE = (
@@ -33,55 +32,45 @@ SOME_TEXTS = st.text(alphabet=st.sampled_from(list("Ankara Turkish troops. Minsk
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_models_dir(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
 def tagger(models: Path) -> Tagger:
     return karabakh_tagger.load_tagger(models)
 
 
 # --- split_article -------------------------------------------------------------------------------
 
+def _units_of_pieces(text: str, chunk: int) -> list[tuple[int, int, str]]:
+    return [(p.base + u.start, p.base + u.end, u.text) for p in split_article(0, text, chunk)
+            for u in units_in(p.text, p.spans)]
+
+
 @settings(max_examples=300, deadline=None)
 @given(text=TEXTS, chunk=st.integers(min_value=1, max_value=60))
-def test_split_article_pieces_cover_the_text_exactly_and_respect_the_chunk_size(text, chunk):
-    pieces = list(split_article("a", text, chunk))
-    assert "".join(p.text for p in pieces) == text
-    assert [p.base for p in pieces] == [sum(len(q.text) for q in pieces[:i]) for i in range(len(pieces))]
+def test_pieces_give_exactly_the_units_of_segment_whatever_the_chunk(text, chunk):
+    pieces = list(split_article(3, text, chunk))
     assert [p.last for p in pieces] == [False] * (len(pieces) - 1) + [True]
-    assert all(p.article == "a" for p in pieces)
-    assert all(len(p.text) <= chunk for p in pieces)
-    assert all(p.text for p in pieces[:-1])  # always progress
+    assert all(p.position == 3 for p in pieces)
+    assert all(text[p.base:p.base + len(p.text)] == p.text for p in pieces)
+    assert _units_of_pieces(text, chunk) == [(u.start, u.end, u.text) for u in segment(text)]
 
 
-def test_split_article_short_and_empty_texts_are_one_piece():
-    assert list(split_article("x", "short text", 100)) == [Piece("x", 0, "short text", last=True)]
-    assert list(split_article("x", "", 100)) == [Piece("x", 0, "", last=True)]
-    exact = "y" * 100
-    assert list(split_article("x", exact, 100)) == [Piece("x", 0, exact, last=True)]
+def test_short_and_empty_texts_are_one_piece():
+    assert list(split_article(0, "", 100)) == [Piece(0, 0, "", (), last=True)]
+    (only,) = split_article(0, "short text", 100)
+    assert (only.base, only.text, only.spans, only.last) == (0, "short text", ((0, 10),), True)
 
 
-@pytest.mark.parametrize(("text", "chunk", "first"), [
-    ("a" * 30 + "\n\n" + "b" * 30 + "\n" + "c" * 20, 70, "a" * 30),       # blank line before line
-    ("a" * 20 + "\r\n\r\n" + "b" * 20 + "\r\n" + "c" * 10, 50, "a" * 20),  # CRLF blank line
-    ("a" * 10 + "\n" + "b" * 10 + " " + "c" * 30, 40, "a" * 10),           # a line break before a space
-    ("a" * 10 + " " + "b" * 30, 25, "a" * 10),                              # then white space
-    ("a" * 50, 20, "a" * 20),                                               # then a hard cut
-])
-def test_split_article_cuts_at_blank_lines_then_line_breaks_then_spaces(text, chunk, first):
-    pieces = list(split_article("x", text, chunk))
-    assert pieces[0].text == first
-    assert "".join(p.text for p in pieces) == text
+def test_a_hard_wrapped_article_of_150000_characters_is_cut_like_segment_cuts_it():
+    line = "the ceasefire holds along the line and the convoys move on the road to lachin"
+    text = "\r".join([line] * 2000)  # no blank line, \r line ends: one block for the segmenter
+    assert len(text) > 150_000
+    assert len(list(split_article(0, text, CHUNK_CHARS))) > 1
+    assert _units_of_pieces(text, CHUNK_CHARS) == [(u.start, u.end, u.text) for u in segment(text)]
 
 
-def test_split_article_of_articles_with_blank_lines_does_not_change_the_units():
+def test_a_corpus_of_articles_with_blank_lines_is_split_into_many_pieces():
     text = "\n\n".join(article_texts().values())
-    pieces = list(split_article("x", text, 2000))
-    assert len(pieces) > 5
-    stitched = [(p.base + u.start, p.base + u.end) for p in pieces for u in segment(p.text)]
-    assert stitched == [(u.start, u.end) for u in segment(text)]
+    assert len(list(split_article(0, text, 2000))) > 5
+    assert _units_of_pieces(text, 2000) == [(u.start, u.end, u.text) for u in segment(text)]
 
 
 # --- batches ------------------------------------------------------------------------------------
@@ -90,7 +79,7 @@ def test_split_article_of_articles_with_blank_lines_does_not_change_the_units():
 @given(sizes=st.lists(st.integers(min_value=0, max_value=30), max_size=30),
        chunk=st.integers(min_value=1, max_value=40))
 def test_batches_keep_order_and_group_pieces_up_to_the_chunk_size(sizes, chunk):
-    pieces = [Piece(str(i), 0, "z" * n, last=True) for i, n in enumerate(sizes)]
+    pieces = [Piece(i, 0, "z" * n, ((0, n),), last=True) for i, n in enumerate(sizes)]
     out = list(batches(pieces, chunk))
     assert [p for batch in out for p in batch] == pieces
     assert all(out)
@@ -107,7 +96,7 @@ def test_batches_of_nothing_is_nothing():
 # --- Tagger -------------------------------------------------------------------------------------
 
 def test_load_tagger_is_public_and_returns_a_tagger(tagger):
-    assert isinstance(tagger, Tagger)
+    assert isinstance(tagger, Tagger) and tagger.model == "baseline"
     assert len(tagger.classes["topic"]) == 9 and tagger.classes["stance"] == [
         "supportive", "critical", "neutral"]
 
@@ -194,38 +183,59 @@ def test_load_tagger_refuses_a_missing_folder(tmp_path):
         karabakh_tagger.load_tagger(tmp_path / "nothing")
 
 
-def test_load_tagger_refuses_a_tampered_artifact(models, tmp_path):
-    copy = tmp_path / "models"
-    shutil.copytree(models, copy)
-    with (copy / "stance.joblib").open("ab") as handle:
+def test_load_tagger_refuses_a_tampered_artifact(models_copy):
+    with (models_copy / "fast.npz").open("ab") as handle:
         handle.write(b"x")
-    with pytest.raises(InputError, match=r"stance\.joblib does not match .*manifest\.json; retrain"):
-        karabakh_tagger.load_tagger(copy)
+    with pytest.raises(InputError, match=r"fast\.npz does not match .*manifest\.json; retrain"):
+        karabakh_tagger.load_tagger(models_copy)
 
 
-def test_load_tagger_refuses_a_garbled_manifest(models, tmp_path):
-    copy = tmp_path / "models"
-    shutil.copytree(models, copy)
-    (copy / "manifest.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(InputError, match="manifest; retrain with make train"):
-        karabakh_tagger.load_tagger(copy)
-
-
-def test_load_tagger_warns_once_about_another_scikit_learn_and_still_tags(models, tmp_path):
-    from karabakh_tagger.tag import load_tagger
-
-    copy = tmp_path / "models"
-    shutil.copytree(models, copy)
-    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+def test_a_tagger_for_the_pipelines_warns_once_about_another_scikit_learn(models_copy):
+    manifest = json.loads((models_copy / "manifest.json").read_text(encoding="utf-8"))
     manifest["versions"]["scikit-learn"] = "0.0.1"
-    (copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    manifest["models"]["baseline"]["scorer"] = "pipelines"
+    (models_copy / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     warnings: list[str] = []
-    tagger = load_tagger(copy, warn=warnings.append)
+    tagger = karabakh_tagger.load_tagger(models_copy, warn=warnings.append)
     assert len(warnings) == 1 and "scikit-learn 0.0.1" in warnings[0]
     assert tagger.tag(ARTICLE)
+
+
+def test_pipelines_and_numpy_export_tag_alike(models):
+    from karabakh_tagger.artifacts import load_pipelines
+    from karabakh_tagger.scorers import PipelineScorer
+
+    fast = karabakh_tagger.load_tagger(models)
+    slow = Tagger(PipelineScorer(load_pipelines(models)), fast.manifest)
+    for a, b in zip(fast.tag(ARTICLE, probs=True), slow.tag(ARTICLE, probs=True), strict=True):
+        assert (a.topic, a.stance) == (b.topic, b.stance)
+        assert a.topic_score == pytest.approx(b.topic_score, abs=1e-4)
 
 
 def test_artifacts_are_plain_pipelines_that_predict_label_names(models, tagger):
     stance = joblib.load(models / "stance.joblib")
     assert set(stance.predict(["Putin defended the agreement.", "Read more"])) <= set(
         tagger.classes["stance"])
+
+
+# --- the API refuses what it cannot tag ---------------------------------------------------------
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda t: t.tag_many("one article as a string"), "list of strings"),
+    (lambda t: t.tag(None), "as a str, got NoneType"),
+    (lambda t: t.tag(b"bytes"), "as a str, got bytes"),
+    (lambda t: t.tag_many([b"bytes"]), "takes strings, got bytes"),
+    (lambda t: t.classify("a sentence"), "list of strings"),
+])
+def test_wrong_types_are_a_clear_type_error(tagger, call, message):
+    with pytest.raises(TypeError, match=message):
+        call(tagger)
+
+
+def test_classify_scores_sentences_as_given(tagger):
+    sentences = ["Turkey will send troops. France objects.", "", "Read more"]
+    predictions = tagger.classify(sentences, probs=True)
+    assert [p.text for p in predictions] == sentences  # one prediction per input, no segmentation
+    units = tagger.tag("Read more")
+    assert (predictions[2].topic, predictions[2].topic_score) == (units[0].topic, units[0].topic_score)
+    assert list(predictions[0].stance_probs) == tagger.classes["stance"]

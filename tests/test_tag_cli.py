@@ -23,7 +23,7 @@ import pytest
 from karabakh_tagger import cli, tag
 from karabakh_tagger.segment import MAX_UNIT_CHARS, segment
 
-from helpers_tag import FIELDS, Run, article_texts, big_crlf_text, run_many, tiny_models_dir
+from conftest import FIELDS, Run, article_texts, big_crlf_text, run_many
 
 CRLF_TEXT = (  # composed for these tests, with Windows line ends and a wrapped paragraph
     "Ceasefire holds in Nagorno-Karabakh\r\n\r\n"
@@ -33,11 +33,6 @@ CRLF_TEXT = (  # composed for these tests, with Windows line ends and a wrapped 
 )
 LATIN1 = "Café owners in Paris said the deal raised questions.\n".encode("latin-1")
 LONG_LINE_CHARS = 1_000_000  # one line, no punctuation: several 100 000-character pieces
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tiny_models_dir(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +66,11 @@ def files(tmp_path_factory: pytest.TempPathFactory, models: Path) -> dict[str, P
     # Model folders: a tampered artifact, a missing artifact, no model at all.
     f["tampered"] = base / "tampered"
     shutil.copytree(models, f["tampered"])
-    with (f["tampered"] / "topic.joblib").open("ab") as handle:
+    with (f["tampered"] / "fast.npz").open("ab") as handle:
         handle.write(b"\0")
     f["no_stance"] = base / "no_stance"
     shutil.copytree(models, f["no_stance"])
-    (f["no_stance"] / "stance.joblib").unlink()
+    (f["no_stance"] / "fast.npz").unlink()
     f["no_models"] = base / "never_trained"
     return f
 
@@ -228,7 +223,7 @@ def test_a_megabyte_line_without_punctuation_is_capped_not_blown_up(runs, files)
 def test_tampered_artifact_is_refused(runs, files):
     run = runs["tampered"]
     folder = files["tampered"]
-    _problem(run, 1, f"{folder / 'topic.joblib'} does not match {folder / 'manifest.json'}",
+    _problem(run, 1, f"{folder / 'fast.npz'} does not match {folder / 'manifest.json'}",
              "retrain with make train")
     assert run.out == ""
 
@@ -241,7 +236,7 @@ def test_missing_model_folder_says_run_make_train(runs, files):
 
 def test_missing_artifact_says_run_make_train(capsys, monkeypatch, files):
     run = _main(capsys, monkeypatch, files["good.txt"], "--models", files["no_stance"])
-    _problem(run, 1, str(files["no_stance"] / "stance.joblib"), "make train")
+    _problem(run, 1, str(files["no_stance"] / "fast.npz"), "make train")
     assert run.out == ""
 
 

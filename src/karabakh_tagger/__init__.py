@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 def load_tagger(models_dir: Any = "models", **options: Any) -> Tagger:
     """Load the trained topic and stance models from ``models_dir`` (checked against the manifest).
 
-    Options are those of :func:`karabakh_tagger.tag.load_tagger` (``warn``, ``fast``).
+    Options are those of :func:`karabakh_tagger.tag.load_tagger`: ``model`` ("auto", the
+    recommended model when it is trained, else the baseline; or a family name) and ``warn``.
     """
     from karabakh_tagger.tag import load_tagger as _load
 

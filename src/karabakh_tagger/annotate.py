@@ -83,9 +83,9 @@ def draft_rows(tagger: Tagger, ident: str, text: str, model_version: str) -> lis
     return rows
 
 
-def model_version(manifest: dict[str, Any]) -> str:
-    """A short name for the model that made a draft: creation time and artifact hash."""
-    return f"{manifest.get('created', '?')}/{manifest['artifacts']['topic']['sha256'][:12]}"
+def model_version(tagger: Tagger) -> str:
+    """A short name for the model that made a draft: family, creation time and a file hash."""
+    return tagger.manifest.version_name(tagger.model) if tagger.manifest else tagger.model
 
 
 def sort_uncertain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,7 +204,8 @@ def check_draft(lines: list[str], articles: dict[str, str], existing: list[dict[
     good, found = check_rows(parsed, [lambda r: check_fields(r, DRAFT_FIELDS),
                                       lambda r: check_slice(r, articles), reviewed])
     problems += found + check_ids(good) + check_repeats(good)
-    problems += _conflicts(good, existing) + _coverage(good, articles, existing, len(lines))
+    # A refused row was reported already: its unit is not "missing" as well.
+    problems += _conflicts(good, existing) + _coverage(good, parsed, articles, existing, len(lines))
     return [row for _, row in good], sorted(problems, key=lambda p: p.line)
 
 
@@ -225,10 +226,12 @@ def _conflicts(good: list[tuple[int, dict[str, Any]]], existing: list[dict[str, 
     return problems
 
 
-def _coverage(good: list[tuple[int, dict[str, Any]]], articles: dict[str, str],
-              existing: list[dict[str, Any]], last_line: int) -> list[Problem]:
-    """Units of the draft's articles that neither the draft nor the labels cover."""
-    covered = {(r["article"], r["start"], r["end"]) for _, r in good}
+def _coverage(good: list[tuple[int, dict[str, Any]]], parsed: list[tuple[int, dict[str, Any]]],
+              articles: dict[str, str], existing: list[dict[str, Any]], last_line: int) -> list[Problem]:
+    """Units of the draft's articles that no row of the draft (good or refused) nor the labels cover."""
+    covered = {(r["article"], r["start"], r["end"]) for _, r in parsed
+               if isinstance(r.get("article"), str) and isinstance(r.get("start"), int)
+               and isinstance(r.get("end"), int)}
     covered |= {(r["article"], r["start"], r["end"]) for r in existing}
     problems = []
     for article in sorted({r["article"] for _, r in good}):

@@ -10,13 +10,17 @@ a few lines so the core has no extra dependency (see docs/audit.md for the compa
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import cohen_kappa_score
 
+from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
+from karabakh_tagger.results import Kappa
 
 
 @dataclass(frozen=True)
@@ -121,3 +125,37 @@ def render(issues: dict[str, list[Issue]], second: dict[str, Any] | None,
                              f"{d['text'][:100]}")
         lines.append("")
     return "\n".join(lines)
+
+
+SECOND_FIELDS = ("id", "first_topic", "first_stance", "second_topic", "second_stance")
+"""A row of ``labels/authored/second/BATCH.jsonl``: the writer's first labels and the blind second
+labels of one composed row, before adjudication (the adjudicated label is in the batch file)."""
+
+
+def read_second(folder: Path) -> dict[str, list[dict[str, str]]]:
+    """The second-labelling records per batch (file name without ``.jsonl``); {} without a folder."""
+    out: dict[str, list[dict[str, str]]] = {}
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            try:
+                row = json.loads(line)
+                if not isinstance(row, dict) or any(not isinstance(row.get(k), str) for k in SECOND_FIELDS):
+                    raise ValueError
+            except ValueError:
+                raise InputError(f"{path}:{number}: not a second-labelling record "
+                                 f"({', '.join(SECOND_FIELDS)})") from None
+            rows.append(row)
+        out[path.stem] = rows
+    return out
+
+
+def kappa(rows: list[dict[str, str]]) -> Kappa:
+    """Cohen's kappa of the first against the second labels, per task."""
+    def one(task: str) -> float:
+        first = [r[f"first_{task}"] for r in rows]
+        second = [r[f"second_{task}"] for r in rows]
+        if len(set(first) | set(second)) < 2:  # one class only: agreement is total or undefined
+            return 1.0 if first == second else 0.0
+        return round(float(cohen_kappa_score(first, second)), 3)
+    return Kappa(len(rows), one("topic"), one("stance"))

@@ -1,16 +1,16 @@
 """Command line: ``karabakh-tagger COMMAND``. Thin wrappers that do the I/O around each stage.
 
 Exit codes: 0 success, 1 a problem with the input (printed as one line per problem on stderr,
-no traceback), 2 a usage error (bad flags), 130 interrupted.
+no traceback), 2 a usage error (bad flags), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
+import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,20 +18,30 @@ from karabakh_tagger import paths
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 
 class UsageError(Exception):
     """A bad combination of flags: exit 2, like argparse's own errors."""
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: stop like Ctrl-C, with exit code 143."""
+
+
 def _err(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _is_authored(lines: list[str]) -> bool:
-    """True for a file of authored examples (its rows say "source": "authored")."""
-    for line in lines:
+# --- validate -----------------------------------------------------------------------------------
+
+def _is_authored(path: Path) -> bool:
+    """True for the folder of composed batches, or for one batch file of it (rows with "source")."""
+    if path.is_dir():
+        return True
+    from karabakh_tagger.corpus import read_text
+
+    for line in read_text(path).splitlines():
         try:
             return json.loads(line).get("source") == "authored"
         except (ValueError, AttributeError):
@@ -39,119 +49,170 @@ def _is_authored(lines: list[str]) -> bool:
     return False
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Validate a label file (corpus units, or authored examples) without changing it."""
-    from karabakh_tagger.corpus import load_articles, read_text
-    from karabakh_tagger.labels import label_counts, validate_authored, validate_units
+def _validate_authored(path: Path, labels: Path | None) -> int:
+    from karabakh_tagger.corpus import read_text
+    from karabakh_tagger.data import authored_files
+    from karabakh_tagger.labels import label_counts, validate_authored
 
-    articles = load_articles(args.articles)
-    lines = read_text(args.path).splitlines()
-    if _is_authored(lines):
-        corpus_lines = read_text(paths.LABELS_FILE).splitlines() if paths.LABELS_FILE.exists() else []
-        corpus = [json.loads(x) for x in corpus_lines if x.strip()] if corpus_lines else []
-        rows, problems = validate_authored(lines, corpus)
-        columns: list[str] = []
-    else:
-        rows, problems = validate_units(lines, articles)
-        columns = list(articles)
+    corpus_file = labels or (path if path.is_dir() else path.parent).parent / paths.LABELS_FILE.name
+    if not corpus_file.is_file():
+        raise InputError(f"{path}: cannot check that composed rows are new sentences: {corpus_file} "
+                         "not found (pass --labels FILE)")
+    corpus = [json.loads(x) for x in read_text(corpus_file).splitlines() if x.strip()]
+    files = authored_files(path) if path.is_dir() else [path]
+    if not files:
+        raise InputError(f"{path}: no *.jsonl batch files here")
+    rows, problems = validate_authored({str(f): read_text(f).splitlines() for f in files}, corpus)
     for problem in problems:
-        _err(f"{args.path}:{problem.line}: {problem.message}")
+        _err(f"{problem.path}:{problem.line}: {problem.message}")
     if problems:
-        _err(f"{args.path}: {len(problems)} problem(s); nothing was changed")
+        _err(f"{path}: {len(problems)} problem(s); nothing was changed")
         return EXIT_INPUT
-    kind = "authored rows" if not columns else f"rows, {len(articles)} articles"
-    print(f"{args.path}: {len(rows)} {kind}, all valid")
+    batches = sorted({r["batch"] for r in rows})
+    print(f"{path}: {len(rows)} composed rows in {len(batches)} batches, all valid "
+          f"(checked against {corpus_file})")
     for task, counts in label_counts(rows).items():
-        print(f"\n{task:<26} {'all':>4}  " + "  ".join(a[:3] for a in columns))
+        print(f"\n{task:<26} {'all':>5}  " + "  ".join(f"{b[:3]:>4}" for b in batches))
         for name in TASKS[task]:
-            per = [sum(r[task] == name and r["article"] == a for r in rows) for a in columns]
+            per = [sum(r[task] == name and r["batch"] == b for r in rows) for b in batches]
+            print(f"  {name:<24} {counts[name]:>5}  " + "  ".join(f"{n:>4}" for n in per))
+    return EXIT_OK
+
+
+def _validate_units(path: Path, articles_dir: Path) -> int:
+    from karabakh_tagger.corpus import load_articles, read_text
+    from karabakh_tagger.labels import label_counts, validate_units
+
+    articles = load_articles(articles_dir)
+    rows, problems = validate_units(read_text(path).splitlines(), articles)
+    for problem in problems:
+        _err(f"{path}:{problem.line}: {problem.message}")
+    if problems:
+        _err(f"{path}: {len(problems)} problem(s); nothing was changed")
+        return EXIT_INPUT
+    print(f"{path}: {len(rows)} rows, {len(articles)} articles, all valid")
+    for task, counts in label_counts(rows).items():
+        print(f"\n{task:<26} {'all':>4}  " + "  ".join(a[:3] for a in articles))
+        for name in TASKS[task]:
+            per = [sum(r[task] == name and r["article"] == a for r in rows) for a in articles]
             print(f"  {name:<24} {counts[name]:>4}  " + "  ".join(f"{n:>3}" for n in per))
     return EXIT_OK
 
 
-def _load_training_data(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The config and the labelled dataset (with authored rows when the config asks for them)."""
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate label files (corpus units, the composed batches) without changing them."""
+    targets = args.paths or [paths.LABELS_FILE, paths.AUTHORED_DIR]
+    codes = []
+    for path in targets:
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+        if _is_authored(path):
+            codes.append(_validate_authored(path, args.labels))
+        else:
+            codes.append(_validate_units(path, args.articles))
+    return max(codes)
+
+
+# --- train and eval ------------------------------------------------------------------------------
+
+def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The loaded config, the labelled data and its sources."""
     from karabakh_tagger.config import load_config
-    from karabakh_tagger.data import load_labels
-    from karabakh_tagger.model import param_grid
+    from karabakh_tagger.data import load_data
 
-    config = load_config(args.config)
-    for task in TASKS:
-        try:
-            param_grid(config, task)
-        except InputError as err:
-            raise InputError(f"{args.config}: {err}") from None
-    authored = args.authored if config.use_authored else None
-    if authored is not None and not authored.exists():
+    loaded = load_config(args.config, args.set)
+    authored = args.authored if loaded.config.use_authored else None
+    if authored is not None and not authored.is_dir():
         raise InputError(f"{authored}: missing, but {args.config} sets use_authored: true")
-    return config, load_labels(args.labels, authored)
-
-
-@contextlib.contextmanager
-def _config_errors(path: Path) -> Iterator[None]:
-    """scikit-learn's refusal of a hyperparameter value, as a one-line error about the config."""
-    from sklearn.utils._param_validation import InvalidParameterError
-
-    try:
-        yield
-    except InvalidParameterError as err:
-        raise InputError(f"{path}: {str(err).splitlines()[0]}") from None
+    data, sources = load_data(args.labels, authored)
+    return loaded, data, sources
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Fit the topic and stance pipelines and write them with their manifest and model card."""
-    from karabakh_tagger.train import run_training, summary
+    """Fit every model family and write the model folder (pipelines, manifest, model card)."""
+    from karabakh_tagger import artifacts
+    from karabakh_tagger.model import BASELINE
+    from karabakh_tagger.train import train_family
 
-    config, dataset = _load_training_data(args)
-    with _config_errors(args.config):
-        manifest = run_training(dataset, config, args.models, args.labels, args.config)
-    print(summary(manifest))
+    loaded, data, sources = _training_inputs(args)
+    trained = [train_family(BASELINE, data, loaded.config, str(args.config))]
+    manifest = artifacts.save(trained, args.models, artifacts.Provenance(sources, loaded, data.texts))
+    print(f"trained on {sources.corpus_units} article units and {sources.composed_rows} composed rows "
+          f"-> {args.models}/ ({', '.join(manifest.files)})")
+    for family, info in manifest.models.items():
+        for task, t in info.tasks.items():
+            params = ", ".join(f"{k}={v}" for k, v in t.params.items())
+            score = f"{t.inner_cv_macro_f1:.3f}" if t.inner_cv_macro_f1 is not None else "–"
+            print(f"  {family} {task:<7} inner-CV macro-F1 {score}  ({params})  "
+                  f"{info.train_seconds:.1f} s")
+        if info.note:
+            print(f"  note: {info.note}")
     return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Nested leave-one-article-out evaluation; writes reports/ (JSON, Markdown, PNG).
-
-    When authored examples exist, the other setting of ``use_authored`` is evaluated on the same
-    folds too and reported side by side.
-    """
-    from dataclasses import replace
-
-    from karabakh_tagger.data import load_labels
-    from karabakh_tagger.evaluate import authored_effect, evaluate, oof_rows
+    """Nested evaluation of every trained family; writes reports/ and the manifest's scores."""
+    from karabakh_tagger import artifacts, evaluate
+    from karabakh_tagger.audit import read_second
     from karabakh_tagger.files import atomic_write_text
-    from karabakh_tagger.report import write_reports
-    from karabakh_tagger.train import label_names, named_pipeline, train_all
+    from karabakh_tagger.model import BASELINE
+    from karabakh_tagger.report import headline, write_reports
 
-    config, dataset = _load_training_data(args)
-    with _config_errors(args.config):
-        final = {task: named_pipeline(t, label_names(dataset, task))
-                 for task, t in train_all(dataset, config).items()}
-    metrics, runs = evaluate(dataset, config, final)
-    if args.authored.exists():
-        other = replace(config, use_authored=not config.use_authored)
-        other_data = load_labels(args.labels, args.authored if other.use_authored else None)
-        other_metrics, _ = evaluate(other_data, other, warn=lambda _: None, full=False)
-        pair = (metrics, other_metrics) if config.use_authored else (other_metrics, metrics)
-        metrics["authored_effect"] = authored_effect(*pair)
+    loaded, data, sources = _training_inputs(args)
+    manifest = artifacts.read_manifest(args.models)
+    if (manifest.data.labels_sha256, manifest.data.authored_sha256, manifest.config.values_sha256) != (
+            sources.labels_sha256, sources.authored_sha256, loaded.values_sha256):
+        raise InputError(f"{args.models}: trained on other labels or another config than "
+                         f"{args.config}{' with ' + ' '.join(args.set) if args.set else ''}; "
+                         "run make train (or karabakh-tagger train with the same options) first")
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"{args.out}: exists and is not a folder; --out takes a folder")
+    families = {BASELINE.name: BASELINE}
+    results, runs = {}, {}
+    for name, family in families.items():
+        if name not in manifest.models:
+            continue
+        speed = evaluate.scorer_speed(artifacts.load(args.models, name).scorer, list(data.texts))
+        results[name], runs[name] = evaluate.evaluate_family(family, data, loaded.config, _err, speed,
+                                                             jobs=args.jobs)
+    pipelines = artifacts.load_pipelines(args.models, manifest)
+    results[BASELINE.name] = evaluate.with_top_features(results[BASELINE.name], pipelines)
+    metrics = evaluate.metrics(results, loaded.config, data, read_second(args.second))
     for path in write_reports(metrics, args.out):
         print(f"wrote {path}")
     oof = args.out / "oof_predictions.jsonl"
     atomic_write_text(oof, "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                   for r in oof_rows(dataset, runs)))
+                                   for r in evaluate.oof_rows(data, runs[BASELINE.name])))
     print(f"wrote {oof}")
-    for task in TASKS:
-        m = metrics[task]
-        base = max(b["macro_f1"] for b in m["baselines"].values())
-        extra = f", F_avg {m['f_avg']:.3f}" if task == "stance" else ""
-        print(f"{task:<7} nested LOAO macro-F1 {m['macro_f1']:.3f} (best dummy {base:.3f}, "
-              f"random split {m['random_split']['macro_f1']:.3f}){extra}")
-    if "authored_effect" in metrics:
-        effect = metrics["authored_effect"]
-        print("authored examples: " + ", ".join(
-            f"{t} {effect['without'][t]['macro_f1']:.3f} -> {effect['with'][t]['macro_f1']:.3f}"
-            for t in TASKS) + f" (default use_authored: {config.use_authored})")
+    artifacts.record_evaluation(args.models, evaluate.headlines(metrics),
+                                {n: r.sentences_per_second for n, r in results.items()},
+                                metrics.recommended)
+    print(f"recorded the scores and the recommended model ({metrics.recommended}) in "
+          f"{args.models / artifacts.MANIFEST}")
+    for name, result in metrics.families.items():
+        print(f"{name}: {headline(result)}")
     return EXIT_OK
+
+
+# --- tag ---------------------------------------------------------------------------------------
+
+def _check_tag_options(args: argparse.Namespace) -> None:
+    from karabakh_tagger.tag import cpu_count
+
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    if args.jobs > cpu_count():
+        _err(f"note: --jobs {args.jobs} capped at {cpu_count()}, the number of CPUs")
+        args.jobs = cpu_count()
+    if args.min_score is not None and not 0 <= args.min_score <= 1:
+        raise UsageError("--min-score must be between 0 and 1")
+    if args.encoding is not None:
+        try:  # the lookup corpus.decode would fail on for every input
+            b"a".decode(args.encoding)
+        except LookupError:
+            raise UsageError(f"--encoding: unknown text encoding {args.encoding!r}") from None
+        except UnicodeDecodeError:
+            pass
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -163,18 +224,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from karabakh_tagger.tag import load_tagger, stream
     from karabakh_tagger.tagio import Writer, iter_articles
 
-    if args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    if args.min_score is not None and not 0 <= args.min_score <= 1:
-        raise UsageError("--min-score must be between 0 and 1")
-    if args.encoding is not None:
-        try:  # the lookup corpus.decode would fail on for every input (b"" skips the lookup)
-            b"a".decode(args.encoding)
-        except LookupError:
-            raise UsageError(f"--encoding: unknown text encoding {args.encoding!r}") from None
-        except UnicodeDecodeError:
-            pass
-    tagger = load_tagger(args.models, warn=_err)
+    _check_tag_options(args)
+    tagger = load_tagger(args.models, args.model, warn=_err)
+    if sys.stderr.isatty():
+        _err(f"tagging with the {tagger.model} model ({args.models})")
     failed = []
 
     def error(message: str) -> None:
@@ -201,6 +254,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failed else EXIT_OK
 
 
+# --- the annotation loop -----------------------------------------------------------------------
+
 def _read_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a JSON-lines file that is expected to be valid (validate it first)."""
     from karabakh_tagger.corpus import read_text
@@ -222,8 +277,8 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     from karabakh_tagger.annotate import add_article, draft_rows, model_version, sort_uncertain
     from karabakh_tagger.tag import load_tagger
 
-    tagger = load_tagger(args.models, warn=_err)
-    version = model_version(tagger.manifest)
+    tagger = load_tagger(args.models, args.model, warn=_err)
+    version = model_version(tagger)
     rows: list[dict[str, Any]] = []
     for source in args.articles_in:
         ident, text = add_article(source, args.articles)
@@ -233,7 +288,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     if args.sort == "uncertain":
         rows = sort_uncertain(rows)
     _write_jsonl(args.out, rows)
-    print(f"wrote {args.out}: review the labels, set status to reviewed, then "
+    print(f"wrote {args.out} (model {version}): review the labels, set status to reviewed, then "
           f"karabakh-tagger accept {args.out}")
     return EXIT_OK
 
@@ -295,6 +350,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from karabakh_tagger.audit import agreement, label_issues, render
     from karabakh_tagger.files import atomic_write_text
 
+    if args.top < 0:
+        raise UsageError("--top must be 0 or more")
     if not args.oof.exists():
         raise InputError(f"{args.oof}: missing; run make eval first")
     issues = label_issues(_read_rows(args.oof))
@@ -313,14 +370,44 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_readme(args: argparse.Namespace) -> int:
+    """Rewrite the README's generated blocks from the committed result snapshots (maintainers)."""
+    from karabakh_tagger.readme import update_readme
+
+    changed = update_readme(args.readme, args.results, snapshot_from=args.reports)
+    print(f"{args.readme}: {'rewrote ' + ', '.join(changed) if changed else 'already up to date'}")
+    return EXIT_OK
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
 def _add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, default=paths.CONFIG_FILE,
-                   help=f"hyperparameter file (default {paths.CONFIG_FILE})")
+                   help=f"the base config (default {paths.CONFIG_FILE})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config setting (YAML value), e.g. --set features.kind=char; "
+                        "repeatable")
     p.add_argument("--labels", type=Path, default=paths.LABELS_FILE,
-                   help=f"label file (default {paths.LABELS_FILE})")
-    p.add_argument("--authored", type=Path, default=paths.AUTHORED_FILE,
-                   help=f"authored examples, used when the config says use_authored "
-                        f"(default {paths.AUTHORED_FILE})")
+                   help=f"corpus label file (default {paths.LABELS_FILE})")
+    p.add_argument("--authored", type=Path, default=paths.AUTHORED_DIR,
+                   help=f"folder of composed batches, used when the config says use_authored "
+                        f"(default {paths.AUTHORED_DIR})")
+    p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
+                   help=f"model folder (default {paths.MODELS_DIR})")
+
+
+def _cpus() -> int:
+    from karabakh_tagger.tag import cpu_count
+
+    return cpu_count()
+
+
+def _add_model_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
+                   help=f"model folder (default {paths.MODELS_DIR})")
+    p.add_argument("--model", default="auto", metavar="FAMILY",
+                   help="auto (the recommended model when trained, else the baseline) or a "
+                        "trained family such as baseline")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,33 +415,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="karabakh-tagger",
         description="Label, train, evaluate and apply the Nagorno-Karabakh ceasefire tagger.",
-        epilog="Exit codes: 0 ok, 1 input problem, 2 usage error, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 input problem, 2 usage error, 130 interrupted, 143 terminated.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("validate", help="check a label file against the scheme and the articles")
-    p.add_argument("path", nargs="?", type=Path, default=paths.LABELS_FILE,
-                   help=f"label file (default {paths.LABELS_FILE})")
+    p = sub.add_parser("validate", help="check label files against the scheme and the articles")
+    p.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                   help=f"a corpus label file, the folder of composed batches or one batch file "
+                        f"(default: {paths.LABELS_FILE} and {paths.AUTHORED_DIR})")
     p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR,
                    help=f"article folder (default {paths.ARTICLES_DIR})")
+    p.add_argument("--labels", type=Path, default=None,
+                   help="corpus label file the composed rows are checked against (default: "
+                        "sentences.jsonl beside the composed folder)")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("train", help="train the topic and stance pipelines into models/")
+    p = sub.add_parser("train", help="train every model family into models/")
     _add_training_args(p)
-    p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
-                   help=f"output folder (default {paths.MODELS_DIR})")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("eval", help="nested leave-one-article-out evaluation into reports/")
+    p = sub.add_parser("eval", help="nested evaluation into reports/ (needs trained models)")
     _add_training_args(p)
     p.add_argument("--out", type=Path, default=paths.REPORTS_DIR,
                    help=f"report folder (default {paths.REPORTS_DIR})")
+    p.add_argument("--jobs", type=int, default=_cpus(), metavar="N",
+                   help="fit the folds on N processes (default: every CPU); the numbers do not change")
+    p.add_argument("--second", type=Path, default=paths.SECOND_LABELS_DIR,
+                   help=f"blind second labels of the composed rows (default {paths.SECOND_LABELS_DIR})")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("tag", help="tag the sentences of new articles",
                        description="Split each article into units and tag each with a topic and a stance.",
                        epilog="Exit codes: 0 ok (also for empty inputs, with a warning), 1 an input "
-                              "could not be tagged (the others still were), 2 usage error.")
+                              "could not be tagged (the others still were), 2 usage error, "
+                              "130 interrupted, 143 terminated.")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="a text file, a directory (every *.txt in it, sorted) or - for stdin")
     p.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl",
@@ -363,12 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", action="store_true",
                    help="per article: units per topic and stance, critical vs supportive share")
     p.add_argument("--min-score", type=float, metavar="X",
-                   help='mark units whose topic score is below X with "uncertain": true')
-    p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
-                   help=f"model folder (default {paths.MODELS_DIR})")
+                   help='add "uncertain" to every row: true where the topic score is below X')
+    _add_model_arg(p)
     p.add_argument("--encoding", help="decode inputs with this encoding instead of UTF-8")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
-                   help="tag on N processes (output order is kept)")
+                   help="tag on N processes (at most the number of CPUs; output order is kept)")
     p.set_defaults(func=cmd_tag)
 
     p = sub.add_parser("annotate", help="draft labels for new articles with the model")
@@ -376,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="draft JSONL to write")
     p.add_argument("--sort", choices=("article", "uncertain"), default="article",
                    help="row order: article order, or least confident first")
-    p.add_argument("--models", type=Path, default=paths.MODELS_DIR)
+    _add_model_arg(p)
     p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR,
                    help=f"article folder the files are copied into (default {paths.ARTICLES_DIR})")
     p.set_defaults(func=cmd_annotate)
@@ -408,13 +501,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=paths.REPORTS_DIR / "label_issues.md")
     p.add_argument("--top", type=int, default=25, help="rows per task in the report")
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("readme", help="rewrite the README's generated tables (for maintainers)")
+    p.add_argument("--readme", type=Path, default=paths.README_FILE)
+    p.add_argument("--results", type=Path, default=paths.RESULTS_DIR,
+                   help=f"the committed result snapshots the tables are rendered from "
+                        f"(default {paths.RESULTS_DIR})")
+    p.add_argument("--reports", type=Path, default=None,
+                   help="first copy metrics.json and bench.json from this report folder into --results")
+    p.set_defaults(func=cmd_readme)
     return parser
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return func(args)
     except InputError as err:
@@ -426,9 +533,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED
+    except Terminated:
+        _err("terminated")
+        return EXIT_TERMINATED
     except BrokenPipeError:
         sys.stderr.close()  # the reader went away (e.g. `| head`); nothing left to say
         return EXIT_OK
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -37,12 +37,15 @@ UNIT_FIELDS: dict[str, type] = {
     "id": str, "article": str, "index": int, "start": int, "end": int, "text": str,
     "topic": str, "stance": str,
 }
-AUTHORED_FIELDS: dict[str, type] = {"id": str, "text": str, "topic": str, "stance": str, "source": str}
+AUTHORED_FIELDS: dict[str, type] = {"id": str, "batch": str, "text": str, "topic": str, "stance": str,
+                                    "source": str, "note": str}
 DRAFT_FIELDS: dict[str, type] = {
     **UNIT_FIELDS, "topic_score": float, "stance_score": float, "model_version": str, "status": str,
 }
 OPTIONAL_FIELDS: dict[str, type] = {"note": str}
 STATUSES = ("draft", "reviewed")
+NEUTRAL_ONLY = ("other",)
+"""Topics whose units carry no view of the arrangement: only ``neutral`` goes with them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,8 @@ def check_fields(row: dict[str, Any], fields: dict[str, type]) -> list[str]:
             close = difflib.get_close_matches(value, names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(names)}"
             messages.append(f"unknown {task} {value!r} ({hint})")
+    if row.get("topic") in NEUTRAL_ONLY and row.get("stance") in STANCES and row["stance"] != "neutral":
+        messages.append(f"topic {row['topic']!r} is always neutral, got stance {row['stance']!r}")
     return messages
 
 
@@ -209,26 +214,72 @@ def check_rows(parsed: list[Row], checks: Iterable[Callable[[dict[str, Any]], li
     return good, problems
 
 
-def validate_authored(lines: Iterable[str], corpus_rows: list[dict[str, Any]] | None = None
-                      ) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Validate authored examples: fields, scheme, unique ids, ``source == "authored"``, and no
-    sentence that is also a corpus unit (an authored row must be new text)."""
-    parsed, problems = parse_lines(lines)
-    corpus = {normalise(r["text"]): r["id"] for r in corpus_rows or []}
+@dataclass(frozen=True, slots=True)
+class FileProblem:
+    """A problem found in one of several files."""
 
-    def authored(row: dict[str, Any]) -> list[str]:
-        if row["source"] != "authored":
-            return [f"source must be 'authored', got {row['source']!r}"]
-        if not row["text"].strip():
-            return ["empty text"]
-        if normalise(row["text"]) in corpus:
-            return [f"text repeats corpus unit {corpus[normalise(row['text'])]} "
-                    "(authored rows must be new sentences)"]
-        return []
+    path: str
+    line: int
+    message: str
 
-    good, found = check_rows(parsed, [lambda r: check_fields(r, AUTHORED_FIELDS), authored])
-    problems += found + check_ids(good) + check_repeats(good)
-    return [row for _, row in good], sorted(problems, key=lambda p: p.line)
+
+def validate_authored(files: dict[str, list[str]], corpus_rows: list[dict[str, Any]]
+                      ) -> tuple[list[dict[str, Any]], list[FileProblem]]:
+    """Validate the batch files of composed sentences together, against the corpus units.
+
+    Each file is one batch: every row has all of ``AUTHORED_FIELDS`` (the ``note`` says which rule
+    of the guideline gives the label), ``source == "authored"`` and ``batch`` equal to the file's
+    name without ``.jsonl``. Across the folder: no duplicate id, no two rows with the same
+    normalised text, no row that repeats a corpus unit, and no pair of rows (or row and corpus unit)
+    whose word TF-IDF cosine reaches ``similarity.NEAR_DUPLICATE_COSINE``: such a pair shares a frame.
+    """
+    from karabakh_tagger.similarity import NEAR_DUPLICATE_COSINE, tfidf_cosine_pairs
+
+    problems: list[FileProblem] = []
+    good: list[tuple[str, int, dict[str, Any]]] = []
+    corpus = {normalise(r["text"]): r["id"] for r in corpus_rows}
+    for path, lines in files.items():
+        batch = path.rsplit("/", 1)[-1].removesuffix(".jsonl")
+
+        def authored(row: dict[str, Any], batch: str = batch) -> list[str]:
+            if row["source"] != "authored":
+                return [f"source must be 'authored', got {row['source']!r}"]
+            if row["batch"] != batch:
+                return [f"batch {row['batch']!r} differs from the file's name ({batch!r}); "
+                        "one file per batch"]
+            if not row["text"].strip() or not row["note"].strip():
+                return ["empty text or note (the note names the guideline rule behind the label)"]
+            if normalise(row["text"]) in corpus:
+                return [f"text repeats corpus unit {corpus[normalise(row['text'])]} (composed rows "
+                        "must be new sentences)"]
+            return []
+
+        parsed, found = parse_lines(lines)
+        rows, more = check_rows(parsed, [lambda r: check_fields(r, AUTHORED_FIELDS), authored])
+        problems += [FileProblem(path, p.line, p.message) for p in found + more]
+        good += [(path, line, row) for line, row in rows]
+    seen_id: dict[str, tuple[str, int]] = {}
+    seen_text: dict[str, tuple[str, int]] = {}
+    for path, line, row in good:
+        for key, seen, what in ((row["id"], seen_id, "id"), (normalise(row["text"]), seen_text, "text")):
+            if key in seen:
+                first = seen[key]
+                problems.append(FileProblem(path, line, f"duplicate {what} (first at {first[0]}:"
+                                                        f"{first[1]}; {what}s must be unique)"))
+            else:
+                seen[key] = (path, line)
+    texts = [row["text"] for _, _, row in good]
+    for i, j, cosine in tfidf_cosine_pairs(texts):
+        problems.append(FileProblem(good[j][0], good[j][1], f"near-duplicate of {good[i][0]}:{good[i][1]} "
+                                    f"(word TF-IDF cosine {cosine:.2f} >= {NEAR_DUPLICATE_COSINE}): "
+                                    "write a sentence of another frame"))
+    corpus_texts = [r["text"] for r in corpus_rows]
+    for i, j, cosine in tfidf_cosine_pairs(texts, corpus_texts):
+        problems.append(FileProblem(good[i][0], good[i][1], f"near-duplicate of corpus unit "
+                                    f"{corpus_rows[j]['id']} (cosine {cosine:.2f}): composed rows "
+                                    "must not repeat or paraphrase news text"))
+    problems.sort(key=lambda p: (p.path, p.line))
+    return [row for _, _, row in good], problems
 
 
 def validate_units(lines: Iterable[str], articles: dict[str, str]

@@ -1,4 +1,5 @@
-"""Pipeline construction: one plain scikit-learn ``Pipeline([("tfidf", ...), ("clf", ...)])`` per task.
+"""Pipeline construction for the baseline family: one plain scikit-learn
+``Pipeline([("tfidf", ...), ("clf", LogisticRegression(...))])`` per task.
 
 The saved artifact is exactly this object, so ``joblib.load(path).predict([...])`` works in any
 script that has scikit-learn, without importing this package. The vectorizer always travels with
@@ -7,91 +8,99 @@ the classifier.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import get_scorer_names
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from karabakh_tagger.config import Config, FeaturesConfig
-from karabakh_tagger.errors import InputError
+from karabakh_tagger.config import ClassifierConfig, Config, FeaturesConfig
+from karabakh_tagger.data import LabelledData
 
-FEATURE_KINDS = ("word", "char", "union", "minilm")
+PARAMETER = {"classifier.C": "C", "classifier.class_weight": "class_weight",
+             "classifier.max_iter": "max_iter"}
+"""Config key -> LogisticRegression parameter, for the keys the grid may vary (config.SEARCHABLE)."""
 
 
-def make_vectorizer(features: FeaturesConfig, kind: str | None = None) -> Any:
-    """The "tfidf" step for a feature kind: word n-grams, char_wb n-grams, or their union."""
-    kind = kind or features.kind
+def make_vectorizer(features: FeaturesConfig) -> TfidfVectorizer | FeatureUnion:
+    """The "tfidf" step: word n-grams, char_wb n-grams, or their union."""
     common = dict(sublinear_tf=features.sublinear_tf, min_df=features.min_df,
                   max_df=features.max_df, lowercase=features.lowercase,
                   strip_accents=features.strip_accents, dtype=np.float32)
     word = TfidfVectorizer(analyzer="word", ngram_range=features.word_ngram_range,
                            token_pattern=r"(?u)\b\w+\b", **common)
     char = TfidfVectorizer(analyzer="char_wb", ngram_range=features.char_ngram_range, **common)
-    if kind == "word":
-        return word
-    if kind == "char":
-        return char
-    if kind == "union":
-        return FeatureUnion([("word", word), ("char", char)])
-    if kind == "minilm":
-        from karabakh_tagger.embeddings import MiniLMEncoder
+    return {"word": word, "char": char}.get(features.kind) or FeatureUnion(
+        [("word", word), ("char", char)])
 
-        return MiniLMEncoder()
-    raise ValueError(f"unknown feature kind {kind!r}")
+
+def make_classifier(clf: ClassifierConfig, seed: int) -> LogisticRegression:
+    """Multinomial logistic regression with the config's settings."""
+    return LogisticRegression(C=clf.C, class_weight=clf.class_weight, solver=clf.solver,
+                              max_iter=clf.max_iter, random_state=seed)
 
 
 def build_pipeline(config: Config) -> Pipeline:
-    """The untrained pipeline with the config's default hyperparameters."""
-    clf = LogisticRegression(C=config.classifier.C, class_weight=config.classifier.class_weight,
-                             solver=config.classifier.solver,
-                             max_iter=config.classifier.max_iter, random_state=config.seed)
-    return Pipeline([("tfidf", make_vectorizer(config.features)), ("clf", clf)])
+    """The untrained pipeline with the config's own values (what runs where nothing is searched)."""
+    return Pipeline([("tfidf", make_vectorizer(config.features)),
+                     ("clf", make_classifier(config.classifier, config.seed))])
 
 
-def param_grid(config: Config, task: str) -> dict[str, list[Any]]:
-    """The task's search grid as GridSearchCV parameters.
-
-    The config's ``features`` key lists feature kinds; it becomes the ``tfidf`` step itself, so the
-    search can compare word, char and union features like any other hyperparameter.
-    """
-    grid = {key: [tuple(v) if isinstance(v, list) else v for v in values]
-            for key, values in config.search.grid.get(task, {}).items()}
-    kinds = grid.pop("features", None)
-    if config.search.scoring not in get_scorer_names():
-        raise InputError(f"unknown scorer 'search.scoring: {config.search.scoring}' "
-                         "(for example f1_macro, accuracy, balanced_accuracy)")
-    known = build_pipeline(config).get_params()
-    for key in grid:
-        if key not in known:
-            raise InputError(f"unknown grid parameter 'search.grid.{task}.{key}' (Pipeline "
-                             "parameters look like clf__C or tfidf__min_df)")
-    if kinds:
-        bad = [k for k in kinds if k not in FEATURE_KINDS]
-        if bad:
-            raise InputError(f"unknown feature kind {bad[0]!r} in 'search.grid.{task}.features' "
-                             f"(use {', '.join(FEATURE_KINDS)})")
-        grid["tfidf"] = [make_vectorizer(config.features, kind) for kind in kinds]
-    return grid
+def param_grid(config: Config) -> dict[str, list[Any]]:
+    """The search grid as parameters of the classifier (the config's grid names config keys)."""
+    return {PARAMETER[key]: list(values) for key, values in config.search.grid.items()}
 
 
 def describe_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Chosen parameters as plain data (a vectorizer object becomes its feature kind)."""
-    out = {}
-    for key, value in params.items():
-        if key == "tfidf":
-            out["features"] = feature_kind(value)
-        else:
-            out[key] = value
-    return out
+    """Chosen classifier parameters as config keys (``C`` -> ``classifier.C``), plain data."""
+    back = {v: k for k, v in PARAMETER.items()}
+    return {back.get(k, k): v for k, v in params.items()}
 
 
-def feature_kind(vectorizer: Any) -> str:
-    """Name of the feature kind of a "tfidf" step."""
-    if isinstance(vectorizer, FeatureUnion):
-        return "union"
-    if isinstance(vectorizer, TfidfVectorizer):
-        return "char" if vectorizer.analyzer == "char_wb" else "word"
-    return type(vectorizer).__name__
+@dataclass(frozen=True)
+class Family:
+    """A model family as training and evaluation see it.
+
+    ``features`` gives the raw input of every row (the texts, or precomputed embeddings);
+    ``featurizer`` an unfitted transformer that is fitted on each training fold (None when the
+    raw input already is the feature matrix); ``classifier`` the estimator the grid varies.
+    The fitted model is ``Pipeline([("tfidf", featurizer), ("clf", classifier)])`` (or only the
+    classifier step).
+    """
+
+    name: str
+    description: str
+    features: Callable[[LabelledData], Any]
+    featurizer: Callable[[Config], Any]
+    classifier: Callable[[Config], Any]
+
+    def pipeline(self, featurizer: Any, classifier: Any) -> Pipeline:
+        """The fitted steps as one pipeline."""
+        steps = [("tfidf", featurizer)] if featurizer is not None else []
+        return Pipeline([*steps, ("clf", classifier)])
+
+    def build(self, config: Config) -> Pipeline:
+        """The untrained pipeline with the config's own values."""
+        return self.pipeline(self.featurizer(config), self.classifier(config))
+
+
+def texts(data: LabelledData) -> np.ndarray:
+    """The baseline's raw input: the texts themselves."""
+    return np.asarray(data.texts, dtype=object)
+
+
+def baseline_vectorizer(config: Config) -> TfidfVectorizer | FeatureUnion:
+    """The baseline's featurizer."""
+    return make_vectorizer(config.features)
+
+
+def baseline_classifier(config: Config) -> LogisticRegression:
+    """The baseline's classifier."""
+    return make_classifier(config.classifier, config.seed)
+
+
+BASELINE = Family("baseline", "word TF-IDF + logistic regression per task (scikit-learn Pipeline)",
+                  texts, baseline_vectorizer, baseline_classifier)

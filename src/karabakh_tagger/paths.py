@@ -5,8 +5,11 @@ from pathlib import Path
 
 ARTICLES_DIR = Path("data/articles")
 LABELS_FILE = Path("labels/sentences.jsonl")
-AUTHORED_FILE = Path("labels/authored.jsonl")
+AUTHORED_DIR = Path("labels/authored")
+SECOND_LABELS_DIR = AUTHORED_DIR / "second"
 SECOND_ANNOTATOR_FILE = Path("labels/second_annotator.jsonl")
 CONFIG_FILE = Path("configs/baseline.yaml")
 MODELS_DIR = Path("models")
 REPORTS_DIR = Path("reports")
+RESULTS_DIR = Path("docs/results")
+README_FILE = Path("README.md")

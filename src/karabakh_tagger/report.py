@@ -1,16 +1,26 @@
-"""Write the evaluation as files: ``metrics.json`` for machines, ``report.md`` and PNG plots for people."""
+"""Write the evaluation as files: ``metrics.json`` for machines, ``report.md`` and PNG plots for people.
+
+Everything here is rendered from the typed :class:`~karabakh_tagger.results.Metrics`; no number is
+computed or typed by hand.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from karabakh_tagger.files import atomic_write, atomic_write_text
 from karabakh_tagger.labels import TASKS
+from karabakh_tagger.results import Brief, FamilyResult, Metrics, Scores, TaskResult
+from karabakh_tagger.typed import to_data
+
+PROTOCOLS = {"loao": "nested leave-one-article-out (real units)",
+             "lobo": "nested leave-one-batch-out (composed batches)"}
 
 
-def _plot(path: Path, draw: Any) -> None:
+def _plot(path: Path, draw: Callable[[Any], Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,11 +31,10 @@ def _plot(path: Path, draw: Any) -> None:
     plt.close(fig)
 
 
-def _confusion(plt: Any, task: str, result: dict[str, Any]) -> Any:
+def _confusion(plt: Any, title: str, scores: Scores, labels: tuple[str, ...]) -> Any:
     import numpy as np
 
-    matrix = np.array(result["confusion"]["matrix"])
-    labels = result["confusion"]["labels"]
+    matrix = np.array(scores.confusion)
     fig, ax = plt.subplots(figsize=(1.0 + 0.7 * len(labels), 0.8 + 0.6 * len(labels)))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
@@ -35,156 +44,211 @@ def _confusion(plt: Any, task: str, result: dict[str, Any]) -> Any:
                 color="white" if matrix[i, j] > matrix.max() / 2 else "black")
     ax.set_xlabel("predicted")
     ax.set_ylabel("gold")
-    ax.set_title(f"{task}: nested leave-one-article-out CV")
+    ax.set_title(title)
     return fig
 
 
-def _learning_curve(plt: Any, metrics: dict[str, Any]) -> Any:
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    for task in TASKS:
-        points = metrics[task]["learning_curve"]
-        ax.errorbar([p["n_articles"] for p in points], [p["macro_f1_mean"] for p in points],
-                    yerr=[p["macro_f1_std"] for p in points], marker="o", capsize=3, label=task)
-    ax.set_xticks([p["n_articles"] for p in metrics["topic"]["learning_curve"]])
-    ax.set_xlabel("training articles")
-    ax.set_ylabel("macro-F1 on the held-out article")
-    ax.set_title("Learning curve (default hyperparameters)")
-    ax.legend()
+def _learning_curve(plt: Any, metrics: Metrics) -> Any:
+    fig, axes = plt.subplots(1, len(TASKS), figsize=(5 * len(TASKS), 3.6), sharey=True)
+    for ax, task in zip(axes, TASKS, strict=True):
+        for family, result in metrics.families.items():
+            points = result.tasks[task].learning_curve
+            xs = [p.composed_rows for p in points]
+            ax.plot(xs, [p.loao_macro_f1 for p in points], marker="o",
+                    label=f"{family}: leave-one-article-out")
+            if all(p.lobo_macro_f1 is not None for p in points):
+                ax.plot(xs, [p.lobo_macro_f1 for p in points], marker="s", linestyle="--",
+                        label=f"{family}: leave-one-batch-out")
+        ax.set_xlabel("composed rows in training")
+        ax.set_title(task)
+    axes[0].set_ylabel("pooled macro-F1 (default hyperparameters)")
+    axes[-1].legend(fontsize=8)
     return fig
 
 
-def _reliability(plt: Any, metrics: dict[str, Any]) -> Any:
+def _reliability(plt: Any, metrics: Metrics) -> Any:
     fig, ax = plt.subplots(figsize=(4.5, 4))
     ax.plot([0, 1], [0, 1], ":", color="grey")
-    for task in TASKS:
-        bins = metrics[task]["calibration"]["bins"]
-        ax.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
-                label=f"{task} (Brier {metrics[task]['calibration']['brier']:.3f})")
+    for family, result in metrics.families.items():
+        for task in TASKS:
+            cal = result.tasks[task].calibration
+            ax.plot([b.mean_confidence for b in cal.bins], [b.accuracy for b in cal.bins], marker="o",
+                    label=f"{family} {task} (Brier {cal.brier:.3f})")
     ax.set_xlabel("confidence of the predicted class")
     ax.set_ylabel("accuracy")
-    ax.set_title("Reliability (nested CV)")
-    ax.legend()
+    ax.set_title("Reliability (nested leave-one-article-out)")
+    ax.legend(fontsize=8)
     return fig
 
 
-def _task_section(task: str, r: dict[str, Any]) -> list[str]:
-    base = r["baselines"]
-    extra = task == "stance"
-    head = "| method | macro-F1 | accuracy |" + (" F_avg |" if extra else "")
-    lines = [f"## {task}", "", head, "|---|---|---|" + ("---|" if extra else "")]
+def _f(value: float | None, digits: int = 3) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
 
-    def row(name: str, m: dict[str, Any]) -> str:
-        return (f"| {name} | {m['macro_f1']:.3f} | {m['accuracy']:.3f} |"
-                + (f" {m['f_avg']:.3f} |" if extra else ""))
 
-    lines += [row("**model, nested leave-one-article-out**", r),
-              row("dummy: most frequent", base["most_frequent"]),
-              row("dummy: stratified", base["stratified"])]
-    rnd = r["random_split"]
-    lines += [f"| model, shuffled random 5-fold (leaky) | {rnd['macro_f1']:.3f} | "
-              f"{rnd['accuracy']:.3f} |" + (" |" if extra else ""), ""]
-    lines += ["Per held-out article:", "", "| article | train rows | test rows | macro-F1 | accuracy "
-              "| chosen |", "|---|---|---|---|---|---|"]
-    for f in r["folds"]:
-        chosen = ", ".join(f"{k}={v}" for k, v in f.get("params", {}).items())
-        lines.append(f"| {f['held_out']} | {f['n_train']} | {f['n_test']} | {f['macro_f1']:.3f} "
-                     f"| {f['accuracy']:.3f} | {chosen} |")
-    lines += [f"| mean ± sd | | | {r['folds_mean']:.3f} ± {r['folds_std']:.3f} | | |", ""]
-    lines += ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    lines += [f"| {name} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |"
-              for name, m in r["per_class"].items()]
-    lines += ["", f"![{task} confusion matrix](confusion_{task}.png)", ""]
-    if r.get("top_ngrams"):
-        lines += ["Most weighted n-grams of the final model:", ""]
-        lines += [f"- **{name}**: {', '.join(grams)}" for name, grams in r["top_ngrams"].items()]
+def _row(name: str, b: Brief, stance: bool) -> str:
+    return f"| {name} | {_f(b.macro_f1)} | {_f(b.accuracy)} |" + (f" {_f(b.f_avg)} |" if stance else "")
+
+
+def _protocol_table(key: str, r: TaskResult, stance: bool) -> list[str]:
+    scores = r.loao if key == "loao" else r.lobo
+    if scores is None:
+        return []
+    head = "| method | macro-F1 | accuracy |" + (" F_avg |" if stance else "")
+    lines = [f"**{PROTOCOLS[key]}**", "", head, "|---|---|---|" + ("---|" if stance else ""),
+             _row("**model**", scores.brief(), stance)]
+    lines += [_row(f"dummy: {s.replace('_', ' ')}", b, stance) for s, b in r.baselines[key].items()]
+    if key == "loao" and r.random_split is not None:
+        lines.append(_row("model, shuffled random split (leaky)", r.random_split, stance))
+    lines += ["", "| held out | train rows | test rows | macro-F1 | accuracy | chosen |",
+              "|---|---|---|---|---|---|"]
+    for fold in scores.folds:
+        chosen = ", ".join(f"{k}={v}" for k, v in fold.params.items())
+        lines.append(f"| {fold.held_out} | {fold.n_train} | {fold.n_test} | {fold.macro_f1:.3f} | "
+                     f"{fold.accuracy:.3f} | {chosen} |")
+    lines += [f"| mean ± sd | | | {scores.folds_mean:.3f} ± {scores.folds_std:.3f} | | |", ""]
+    return lines
+
+
+def _task_section(family: str, task: str, r: TaskResult) -> list[str]:
+    stance = task == "stance"
+    lines = [f"### {family}: {task}", ""]
+    lines += _protocol_table("loao", r, stance) + _protocol_table("lobo", r, stance)
+    lines += ["Per class, leave-one-article-out (real units):", "",
+              "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    lines += [f"| {name} | {m.precision:.2f} | {m.recall:.2f} | {m.f1:.2f} | {m.support} |"
+              for name, m in r.loao.per_class.items()]
+    lines += ["", f"![{family} {task} confusion matrix](confusion_{family}_{task}.png)", ""]
+    if r.top_features:
+        lines += ["Most weighted features of the final model:", ""]
+        lines += [f"- **{name}**: {', '.join(grams)}" for name, grams in r.top_features.items()]
         lines.append("")
     return lines
 
 
-def render_markdown(metrics: dict[str, Any]) -> str:
-    """The human report."""
-    t, s = metrics["topic"], metrics["stance"]
-    small = sorted(set(t["small_classes"]) | set(s["small_classes"]))
-    best = {task: max(b["macro_f1"] for b in metrics[task]["baselines"].values())
-            for task in TASKS}
-    lines = [
-        "# Evaluation report", "",
-        f"Nested cross-validation on {metrics['rows']} labelled units of 5 articles: the outer loop "
-        "holds out one article, the inner loop chooses hyperparameters by holding out one of the "
-        "remaining articles, and copies of a sentence never sit on both sides of a split. Scores "
-        "are pooled over the five held-out articles; macro-F1 averages the classes present in the "
-        "gold labels.", "",
-    ]
-    if metrics.get("authored_training_rows"):
-        lines += [f"Training folds also contained {metrics['authored_training_rows']} authored "
-                  "sentences (written by the developers, not news text); every score is computed "
-                  "on the real articles only.", ""]
-    lines += [
-        "**What these numbers mean.** With about a hundred sentences from a single wire story, "
-        f"the topic model reaches macro-F1 {t['macro_f1']:.2f} against {best['topic']:.2f} "
-        f"for the better dummy baseline, and stance {s['macro_f1']:.2f} against "
-        f"{best['stance']:.2f}. The shuffled random split scores "
-        f"{t['random_split']['macro_f1']:.2f} / {s['random_split']['macro_f1']:.2f}: that gap is "
-        "what near-copies leaking across folds would add, which is why it is not the headline. "
-        "The per-article scores vary widely, so treat every figure as ±0.1 at best. Classes with "
-        f"fewer than 10 examples ({', '.join(small)}) are too small to trust: their per-class "
-        "scores rest on a handful of sentences, and a model tagging new articles will rarely "
-        "produce them.", "",
-    ]
-    lines += _task_section("topic", t) + _task_section("stance", s)
-    lines += ["## Learning curve", "",
-              "Mean ± sd over every choice of training articles and held-out article, with the "
-              "config's default hyperparameters (no search). Each score is one held-out article's "
-              "macro-F1 over the classes that article has, so the values run higher than the pooled "
-              "scores above; the slope is the point: more articles still help.", "",
-              "| training articles | topic macro-F1 | stance macro-F1 |",
-              "|---|---|---|"]
-    for pt, ps in zip(t["learning_curve"], s["learning_curve"], strict=True):
-        lines.append(f"| {pt['n_articles']} | {pt['macro_f1_mean']:.3f} ± {pt['macro_f1_std']:.3f}"
-                     f" | {ps['macro_f1_mean']:.3f} ± {ps['macro_f1_std']:.3f} |")
-    lines += ["", "![learning curve](learning_curve.png)", "", "## Calibration", "",
-              f"Brier score (multiclass, lower is better): topic {t['calibration']['brier']:.3f}, "
-              f"stance {s['calibration']['brier']:.3f}.", "",
-              "| task | confidence bin | units | mean confidence | accuracy |", "|---|---|---|---|---|"]
+def _data_section(metrics: Metrics) -> list[str]:
+    d = metrics.data
+    lines = ["## Data", "",
+             f"{d.corpus_units} labelled units of {len(d.articles)} real articles (every one of them "
+             f"retells the same French-angle wire story of 17-19 November 2020), and {d.composed_rows} "
+             "composed sentences in batches (`labels/authored/`): written by the project's writers "
+             "in the voices of other outlets, never copied from news text, each labelled by "
+             "`labels/GUIDELINES.md` and labelled a second time, blind, by another writer who saw only "
+             "the text and the guideline. Disagreements were settled by the guideline; the label of a "
+             "row is the settled one. Composed rows only ever train in leave-one-article-out.", ""]
+    if d.batches:
+        lines += ["| batch | rows | nearest-neighbour cosine: median / 90th pct / max | kappa topic "
+                  "| kappa stance |", "|---|---|---|---|---|"]
+        for name, b in d.batches.items():
+            lines.append(f"| {name} | {b.rows} | {b.nearest_cosine_median:.2f} / "
+                         f"{b.nearest_cosine_p90:.2f} / {b.nearest_cosine_max:.2f} | "
+                         f"{_f(b.kappa.topic if b.kappa else None)} | "
+                         f"{_f(b.kappa.stance if b.kappa else None)} |")
+        if d.kappa_all:
+            lines.append(f"| **all** | {d.composed_rows} | | **{d.kappa_all.topic:.3f}** | "
+                         f"**{d.kappa_all.stance:.3f}** |")
+        lines += ["", "The cosine is word 1-2-gram TF-IDF to the closest other row (composed or "
+                  "corpus); the validator refuses a pair at 0.8. Kappa is Cohen's, first labels "
+                  "against the blind second labels, before adjudication.", ""]
+    return lines
+
+
+def _comparison(metrics: Metrics) -> list[str]:
+    lines = ["## Choosing the model", "",
+             "The rule (docs/model-choice.md, fixed before any comparison was run): per task, the "
+             "family with the higher mean of nested leave-one-article-out and leave-one-batch-out "
+             "macro-F1 wins; within 0.01 the faster family wins; the recommended family is the "
+             "winner of stance.", "",
+             "| family | task | leave-one-article-out | leave-one-batch-out | rule score | "
+             "sentences/s |", "|---|---|---|---|---|---|"]
+    for family, per in metrics.rule.items():
+        for task, row in per.items():
+            lines.append(f"| {family} | {task} | {row.loao_macro_f1:.3f} | {_f(row.lobo_macro_f1)} | "
+                         f"{row.rule_score:.3f} | {row.sentences_per_second:,.0f} |")
+    winners = ", ".join(f"{task}: {w}" for task, w in metrics.winners.items())
+    return [*lines, "", f"Winners: {winners}. **Recommended: {metrics.recommended}.**", ""]
+
+
+def _learning_section(metrics: Metrics) -> list[str]:
+    lines = ["## Learning curve over the composed rows", "",
+             "Each point trains the config's default hyperparameters (no search) on the real articles "
+             "plus a seeded sample of that many composed rows from the fold's training batches, and "
+             "scores both protocols. 0 composed rows is the seed articles alone.", "",
+             "| family | task | composed rows | leave-one-article-out | leave-one-batch-out |",
+             "|---|---|---|---|---|"]
+    for family, result in metrics.families.items():
+        for task in TASKS:
+            for p in result.tasks[task].learning_curve:
+                lines.append(f"| {family} | {task} | {p.composed_rows} | {p.loao_macro_f1:.3f} | "
+                             f"{_f(p.lobo_macro_f1)} |")
+    return [*lines, "", "![learning curve](learning_curve.png)", ""]
+
+
+def _calibration_section(metrics: Metrics) -> list[str]:
+    lines = ["## Calibration", "", "Nested leave-one-article-out probabilities; multiclass Brier "
+             "score (lower is better) and top-class confidence against accuracy.", "",
+             "| family | task | Brier | confidence bin | units | mean confidence | accuracy |",
+             "|---|---|---|---|---|---|---|"]
+    for family, result in metrics.families.items():
+        for task in TASKS:
+            cal = result.tasks[task].calibration
+            for b in cal.bins:
+                lines.append(f"| {family} | {task} | {cal.brier:.3f} | {b.lower:.1f}-{b.upper:.1f} | "
+                             f"{b.count} | {b.mean_confidence:.2f} | {b.accuracy:.2f} |")
+    return [*lines, "", "![reliability](reliability.png)", ""]
+
+
+def headline(result: FamilyResult) -> str:
+    """One sentence of a family's headline numbers (also the CLI's and the card's)."""
+    parts = []
     for task in TASKS:
-        for b in metrics[task]["calibration"]["bins"]:
-            lines.append(f"| {task} | {b['from']:.1f}-{b['to']:.1f} | {b['count']} | "
-                         f"{b['mean_confidence']:.2f} | {b['accuracy']:.2f} |")
-    lines += ["", "![reliability](reliability.png)", ""]
-    if "authored_effect" in metrics:
-        lines += _authored_section(metrics["authored_effect"])
+        r = result.tasks[task]
+        best = max(b.macro_f1 for b in r.baselines["loao"].values())
+        lobo = f", leave-one-batch-out {r.lobo.macro_f1:.3f}" if r.lobo else ""
+        parts.append(f"{task} macro-F1 {r.loao.macro_f1:.3f} leave-one-article-out (best dummy "
+                     f"{best:.3f}){lobo}")
+    return "; ".join(parts)
+
+
+def render_markdown(metrics: Metrics) -> str:
+    """The human report."""
+    small = sorted({c for r in metrics.families.values() for t in r.tasks.values()
+                    for c in t.small_classes})
+    lines = ["# Evaluation report", "", f"Generated by `make eval` on {metrics.created}.", "",
+             "**What these numbers mean.** The headline is nested leave-one-article-out on the five "
+             "real articles: the outer loop holds out one article, the inner search chooses "
+             "hyperparameters inside the training rows only, copies of a sentence never sit on both "
+             "sides, and scores are pooled over the held-out articles (macro-F1 over the classes "
+             "present). Five articles of one story are a small and narrow test: treat every figure "
+             "as ±0.1 at best, and expect lower scores on other outlets. Leave-one-batch-out holds "
+             "out one batch of composed sentences: it scores composed text, not news, and shows how "
+             "well a model carries over to a writer and voices it has not seen. Classes with fewer "
+             f"than 10 real units ({', '.join(small) or 'none'}) have per-class scores resting on a "
+             "handful of sentences.", ""]
+    for family, result in metrics.families.items():
+        lines += [f"- **{family}** ({result.description}): {headline(result)}."]
+    lines.append("")
+    lines += _data_section(metrics) + _comparison(metrics)
+    lines += ["## Scores per family and task", ""]
+    for family, result in metrics.families.items():
+        for task in TASKS:
+            lines += _task_section(family, task, result.tasks[task])
+    lines += _learning_section(metrics) + _calibration_section(metrics)
     return "\n".join(lines)
 
 
-def _authored_section(effect: dict[str, Any]) -> list[str]:
-    """Nested-CV scores with and without the authored training rows, per task and per class."""
-    n = effect["with"]["authored_training_rows"]
-    lines = ["## Authored examples: measured effect", "",
-             f"`labels/authored.jsonl` holds {n} sentences written by the project's developers (not "
-             "news text) for the thinnest classes. They only ever enter training folds; both columns "
-             "below are nested leave-one-article-out scores on the real articles alone. "
-             "`use_authored` in the config decides whether the shipped model uses them.", "",
-             "| task | class | without | with |", "|---|---|---|---|"]
-    for task in TASKS:
-        w, a = effect["without"][task], effect["with"][task]
-        lines.append(f"| {task} | **macro-F1** | {w['macro_f1']:.3f} | {a['macro_f1']:.3f} |")
-        if "f_avg" in w:
-            lines.append(f"| {task} | F_avg | {w['f_avg']:.3f} | {a['f_avg']:.3f} |")
-        lines += [f"| {task} | {c} | {w['per_class_f1'][c]:.2f} | {a['per_class_f1'][c]:.2f} |"
-                  for c in w["per_class_f1"]]
-    return [*lines, ""]
-
-
-def write_reports(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
+def write_reports(metrics: Metrics, out_dir: Path) -> list[Path]:
     """Write metrics.json, report.md and the PNG plots into ``out_dir``."""
     written = []
-    for task in TASKS:
-        path = out_dir / f"confusion_{task}.png"
-        _plot(path, lambda plt, t=task: _confusion(plt, t, metrics[t]))
-        written.append(path)
+    for family, result in metrics.families.items():
+        for task in TASKS:
+            path = out_dir / f"confusion_{family}_{task}.png"
+            labels = tuple(result.tasks[task].loao.per_class)
+            _plot(path, lambda plt, f=family, t=task, lab=labels: _confusion(
+                plt, f"{f} {t}: nested leave-one-article-out", metrics.families[f].tasks[t].loao, lab))
+            written.append(path)
     _plot(out_dir / "learning_curve.png", lambda plt: _learning_curve(plt, metrics))
     _plot(out_dir / "reliability.png", lambda plt: _reliability(plt, metrics))
     written += [out_dir / "learning_curve.png", out_dir / "reliability.png"]
-    atomic_write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    atomic_write_text(out_dir / "metrics.json", json.dumps(to_data(metrics), indent=2) + "\n")
     atomic_write_text(out_dir / "report.md", render_markdown(metrics))
     return [out_dir / "metrics.json", out_dir / "report.md", *written]

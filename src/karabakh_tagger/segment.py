@@ -15,18 +15,25 @@ Rules, in order:
    a piece with no letter or digit (a lone "." or "•") is not a unit.
 4. A sentence longer than ``max_chars`` is cut at white space into pieces of at most that
    length, so a megabyte of unpunctuated text cannot produce one giant unit.
+5. A block longer than ``MAX_WINDOW_CHARS`` (a hard-wrapped book, a file with no line breaks) is
+   first cut into windows at the last white space before that length, counted from the block's
+   start; each window is split on its own. The cut depends on the text alone, so every command
+   (validate, accept, tag with any ``--jobs``) sees the same units: tagging cuts work at window
+   boundaries (``windows``) and segments each piece with ``units_in``, exactly as ``segment`` does.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 MAX_UNIT_CHARS = 1000
 """Longest unit the segmenter emits; no corpus sentence comes near it (the longest is ~450)."""
+MAX_WINDOW_CHARS = 50_000
+"""Longest stretch handed to the sentence splitter at once; no article paragraph comes near it."""
 
 SpanSplitter = Callable[[str], list[tuple[int, int]]]
 
@@ -149,12 +156,24 @@ def _cap(text: str, start: int, end: int, max_chars: int) -> Iterator[tuple[int,
         yield start, end
 
 
-def segment(
-    text: str, split: SpanSplitter = blingfire_spans, max_chars: int = MAX_UNIT_CHARS
-) -> list[Unit]:
-    """Units of ``text`` in reading order, with offsets into ``text`` itself."""
+def windows(text: str, max_window: int = MAX_WINDOW_CHARS) -> Iterator[tuple[int, int]]:
+    """The (start, end) stretches that are split into sentences independently: each block, with a
+    block longer than ``max_window`` cut at the last white space before that length (rule 5)."""
+    for start, end in _blocks(text):
+        while end - start > max_window:
+            cut = max(text.rfind(" ", start + max_window // 2, start + max_window),
+                      text.rfind("\n", start + max_window // 2, start + max_window))
+            cut = cut if cut > start else start + max_window
+            yield start, cut
+            start = cut
+        yield start, end
+
+
+def units_in(text: str, spans: Iterable[tuple[int, int]], split: SpanSplitter = blingfire_spans,
+             max_chars: int = MAX_UNIT_CHARS) -> list[Unit]:
+    """Units of the given windows of ``text`` (from :func:`windows`), indexed from 0."""
     units: list[Unit] = []
-    for block_start, block_end in _blocks(text):
+    for block_start, block_end in spans:
         # Line breaks inside a wrapped block become spaces of the same length, keeping offsets.
         block = re.sub(r"[\r\n]", " ", text[block_start:block_end])
         for a, b in split(block):
@@ -164,3 +183,10 @@ def segment(
                 if any(ch.isalnum() for ch in text[s:e]):
                     units.append(Unit(len(units), s, e, text[s:e]))
     return units
+
+
+def segment(
+    text: str, split: SpanSplitter = blingfire_spans, max_chars: int = MAX_UNIT_CHARS
+) -> list[Unit]:
+    """Units of ``text`` in reading order, with offsets into ``text`` itself."""
+    return units_in(text, windows(text), split, max_chars)
