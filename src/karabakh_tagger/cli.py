@@ -130,12 +130,18 @@ def _training_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Fit every model family and write the model folder (pipelines, manifest, model card)."""
-    from karabakh_tagger import artifacts
+    from karabakh_tagger import artifacts, encoder
     from karabakh_tagger.model import BASELINE
-    from karabakh_tagger.train import train_family
+    from karabakh_tagger.train import train_encoder, train_family
 
     loaded, data, sources = _training_inputs(args)
     trained = [train_family(BASELINE, data, loaded.config, str(args.config))]
+    if loaded.config.encoder.train:
+        reason = encoder.missing()
+        if reason:
+            _err(f"note: the encoder family is not trained: {reason}")
+        else:
+            trained.append(train_encoder(data, loaded.config, str(args.config)))
     manifest = artifacts.save(trained, args.models, artifacts.Provenance(sources, loaded, data.texts))
     print(f"trained on {sources.corpus_units} article units and {sources.composed_rows} composed rows "
           f"-> {args.models}/ ({', '.join(manifest.files)})")
@@ -150,15 +156,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Nested evaluation of every trained family; writes reports/ and the manifest's scores."""
-    from karabakh_tagger import artifacts, evaluate
-    from karabakh_tagger.audit import read_second
-    from karabakh_tagger.files import atomic_write_text
-    from karabakh_tagger.model import BASELINE
-    from karabakh_tagger.report import headline, write_reports
+FINETUNED_RESULT = "finetuned.json"
+"""The fine-tuned family's evaluation, kept beside the report so that ``eval`` need not redo it."""
 
-    loaded, data, sources = _training_inputs(args)
+
+def _check_trained_on(args: argparse.Namespace, loaded: Any, sources: Any) -> Any:
+    """The manifest of ``--models``, refused when it was trained on other labels or settings."""
+    from karabakh_tagger import artifacts
+
     manifest = artifacts.read_manifest(args.models)
     if (manifest.data.labels_sha256, manifest.data.authored_sha256, manifest.config.values_sha256) != (
             sources.labels_sha256, sources.authored_sha256, loaded.values_sha256):
@@ -167,30 +172,100 @@ def cmd_eval(args: argparse.Namespace) -> int:
                          "run make train (or karabakh-tagger train with the same options) first")
     if args.out.exists() and not args.out.is_dir():
         raise InputError(f"{args.out}: exists and is not a folder; --out takes a folder")
-    families = {BASELINE.name: BASELINE}
-    results, runs = {}, {}
-    for name, family in families.items():
-        if name not in manifest.models:
-            continue
-        speed = evaluate.scorer_speed(artifacts.load(args.models, name).scorer, list(data.texts))
-        results[name], runs[name] = evaluate.evaluate_family(family, data, loaded.config, _err, speed,
-                                                             jobs=args.jobs)
-    pipelines = artifacts.load_pipelines(args.models, manifest)
-    results[BASELINE.name] = evaluate.with_top_features(results[BASELINE.name], pipelines)
-    metrics = evaluate.metrics(results, loaded.config, data, read_second(args.second))
+    return manifest
+
+
+def _write_evaluation(args: argparse.Namespace, metrics: Any) -> None:
+    """The report files, and the headline numbers and recommendation in the manifest."""
+    from karabakh_tagger import artifacts, evaluate
+    from karabakh_tagger.report import headline, write_reports
+
     for path in write_reports(metrics, args.out):
         print(f"wrote {path}")
-    oof = args.out / "oof_predictions.jsonl"
-    atomic_write_text(oof, "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                   for r in evaluate.oof_rows(data, runs[BASELINE.name])))
-    print(f"wrote {oof}")
     artifacts.record_evaluation(args.models, evaluate.headlines(metrics),
-                                {n: r.sentences_per_second for n, r in results.items()},
+                                {n: r.sentences_per_second for n, r in metrics.families.items()},
                                 metrics.recommended)
     print(f"recorded the scores and the recommended model ({metrics.recommended}) in "
           f"{args.models / artifacts.MANIFEST}")
     for name, result in metrics.families.items():
         print(f"{name}: {headline(result)}")
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Nested evaluation of every trained family; writes reports/ and the manifest's scores."""
+    from karabakh_tagger import artifacts, evaluate
+    from karabakh_tagger.audit import read_second
+    from karabakh_tagger.files import atomic_write_text
+    from karabakh_tagger.model import BASELINE, encoder_family
+    from karabakh_tagger.results import FamilyResult
+    from karabakh_tagger.typed import build
+
+    loaded, data, sources = _training_inputs(args)
+    manifest = _check_trained_on(args, loaded, sources)
+    results, runs = {}, {}
+    for name in manifest.models:
+        if name == "finetuned":  # evaluated by `finetune` itself (minutes per fold): read its result
+            path = args.out / FINETUNED_RESULT
+            if path.exists():
+                results[name] = build(FamilyResult, json.loads(path.read_text(encoding="utf-8")), str(path))
+            continue
+        scorer = artifacts.load(args.models, name).scorer
+        # The encoder is frozen: its embeddings of every row, from the saved graph, are its features.
+        family = encoder_family(scorer.embedder.embed(list(data.texts))) if name == "encoder" else BASELINE
+        speed = evaluate.scorer_speed(scorer, list(data.texts[:512]))
+        results[name], runs[name] = evaluate.evaluate_family(family, data, loaded.config, _err, speed,
+                                                             jobs=args.jobs)
+    results[BASELINE.name] = evaluate.with_top_features(results[BASELINE.name],
+                                                        artifacts.load_pipelines(args.models, manifest))
+    metrics = evaluate.metrics(results, loaded.config, data, read_second(args.second))
+    oof = args.out / "oof_predictions.jsonl"
+    atomic_write_text(oof, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                   for r in evaluate.oof_rows(data, runs[BASELINE.name])))
+    print(f"wrote {oof}")
+    _write_evaluation(args, metrics)
+    return EXIT_OK
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    """Fine-tune MiniLM end to end: evaluate it on the outer folds, add it to the model folder, and
+    add its scores to the report, where the family rule then compares every family."""
+    import time
+    from dataclasses import replace
+
+    import numpy as np
+
+    from karabakh_tagger import artifacts, encoder, evaluate, finetune
+    from karabakh_tagger.audit import read_second
+    from karabakh_tagger.files import atomic_write_text
+    from karabakh_tagger.results import load_metrics
+    from karabakh_tagger.train import TrainedFamily
+    from karabakh_tagger.typed import to_data
+
+    reason = encoder.missing()
+    if reason:
+        raise InputError(f"cannot fine-tune: {reason}")
+    loaded, data, sources = _training_inputs(args)
+    _check_trained_on(args, loaded, sources)
+    earlier = load_metrics(args.out / "metrics.json")  # run make eval first: the other families' scores
+    result, _ = evaluate.evaluate_finetuned(data, loaded.config, _err)
+    started = time.perf_counter()
+    model = finetune.fine_tune(data, np.arange(len(data)), loaded.config, desc="finetune, all rows")
+    onnx, heads = finetune.export(model)
+    config = loaded.config
+    details = {"weights_sha256": dict(encoder.WEIGHTS), "quantized": False,
+               "max_length": config.finetune.max_length, "batch_size": config.encoder.batch_size,
+               "hyperparameters": to_data(config.finetune)}
+    tokenizer = encoder.verified_weights()["tokenizer.json"].decode("utf-8")
+    trained = TrainedFamily(finetune.FAMILY, {}, round(time.perf_counter() - started, 1),
+                            {"onnx": onnx, "heads": heads, "details": details, "tokenizer_json": tokenizer,
+                             "description": finetune.DESCRIPTION})
+    artifacts.add_family(args.models, trained)
+    scorer = artifacts.load(args.models, finetune.FAMILY).scorer
+    speed = evaluate.scorer_speed(scorer, list(data.texts[:512]))
+    result = replace(result, sentences_per_second=round(speed, 1))
+    atomic_write_text(args.out / FINETUNED_RESULT, json.dumps(to_data(result), indent=2) + "\n")
+    _write_evaluation(args, evaluate.metrics({**earlier.families, finetune.FAMILY: result}, config, data,
+                                             read_second(args.second)))
     return EXIT_OK
 
 
@@ -225,7 +300,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from karabakh_tagger.tagio import Writer, iter_articles
 
     _check_tag_options(args)
-    tagger = load_tagger(args.models, args.model, warn=_err)
+    tagger = load_tagger(args.models, args.model, warn=_err, device=args.device)
     if sys.stderr.isatty():
         _err(f"tagging with the {tagger.model} model ({args.models})")
     failed = []
@@ -254,6 +329,30 @@ def cmd_tag(args: argparse.Namespace) -> int:
     return EXIT_INPUT if failed else EXIT_OK
 
 
+def cmd_classify(args: argparse.Namespace) -> int:
+    """Tag sentences you already have (no segmentation): one row per input row, tag's fields."""
+    from karabakh_tagger.tag import TaggedUnit, load_tagger
+    from karabakh_tagger.tagio import Writer, iter_sentences
+
+    _check_tag_options(args)
+    tagger = load_tagger(args.models, args.model, warn=_err, device=args.device)
+    failed: list[str] = []
+
+    def error(message: str) -> None:
+        failed.append(message)
+        _err(message)
+
+    writer = Writer(sys.stdout, args.format, args.probs, args.min_score, tagger.classes)
+    rows = list(iter_sentences(args.path, args.text_column, error))
+    for start in range(0, len(rows), 1024):
+        chunk = rows[start:start + 1024]
+        predictions = tagger.classify([text for _, text in chunk], probs=args.probs)
+        writer.units([TaggedUnit(args.path, line, 0, len(p.text), p.text, p.topic, p.topic_score, p.stance,
+                                 p.stance_score, p.topic_probs, p.stance_probs)
+                      for (line, _), p in zip(chunk, predictions, strict=True)])
+    return EXIT_INPUT if failed else EXIT_OK
+
+
 # --- the annotation loop -----------------------------------------------------------------------
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
@@ -277,7 +376,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     from karabakh_tagger.annotate import add_article, draft_rows, model_version, sort_uncertain
     from karabakh_tagger.tag import load_tagger
 
-    tagger = load_tagger(args.models, args.model, warn=_err)
+    tagger = load_tagger(args.models, args.model, warn=_err, device=args.device)
     version = model_version(tagger)
     rows: list[dict[str, Any]] = []
     for source in args.articles_in:
@@ -405,9 +504,11 @@ def _cpus() -> int:
 def _add_model_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", type=Path, default=paths.MODELS_DIR,
                    help=f"model folder (default {paths.MODELS_DIR})")
-    p.add_argument("--model", default="auto", metavar="FAMILY",
-                   help="auto (the recommended model when trained, else the baseline) or a "
-                        "trained family such as baseline")
+    p.add_argument("--model", default="auto", choices=("auto", "baseline", "encoder", "finetuned"),
+                   help="auto (default: the recommended model when it is trained, else the "
+                        "baseline), or a trained family: baseline, encoder, finetuned")
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="run the encoder on the CPU (default) or a CUDA GPU (onnxruntime-gpu)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -444,6 +545,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"blind second labels of the composed rows (default {paths.SECOND_LABELS_DIR})")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser("finetune", help="fine-tune MiniLM end to end (minutes), evaluate it, add it to "
+                                        "models/ and to the report (needs make eval first)")
+    _add_training_args(p)
+    p.add_argument("--out", type=Path, default=paths.REPORTS_DIR,
+                   help=f"report folder (default {paths.REPORTS_DIR})")
+    p.add_argument("--second", type=Path, default=paths.SECOND_LABELS_DIR,
+                   help=f"blind second labels of the composed rows (default {paths.SECOND_LABELS_DIR})")
+    p.set_defaults(func=cmd_finetune)
+
     p = sub.add_parser("tag", help="tag the sentences of new articles",
                        description="Split each article into units and tag each with a topic and a stance.",
                        epilog="Exit codes: 0 ok (also for empty inputs, with a warning), 1 an input "
@@ -463,6 +573,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=1, metavar="N",
                    help="tag on N processes (at most the number of CPUs; output order is kept)")
     p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("classify", help="tag sentences you already have (JSON lines or CSV)",
+                       description="Topic and stance of each row's text, as given (no segmentation). "
+                                   "Output rows have tag's fields: article is the input file, index the "
+                                   "row's line number, start 0 and end the text's length.",
+                       epilog="Exit codes: 0 ok, 1 a row without text or the file unusable (the other "
+                              "rows are still tagged), 2 usage error.")
+    p.add_argument("path", metavar="FILE", help="JSON lines (.jsonl, or - for stdin) or .csv/.tsv")
+    p.add_argument("--text-column", default="text", help="the column holding the text (default text)")
+    p.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl")
+    p.add_argument("--probs", action="store_true", help="add every class's probability")
+    p.add_argument("--min-score", type=float, metavar="X",
+                   help='add "uncertain" to every row: true where the topic score is below X')
+    _add_model_arg(p)
+    p.set_defaults(func=cmd_classify, jobs=1, encoding=None)
 
     p = sub.add_parser("annotate", help="draft labels for new articles with the model")
     p.add_argument("articles_in", nargs="+", type=Path, metavar="ARTICLE", help="new article files")

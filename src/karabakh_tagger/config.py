@@ -76,6 +76,32 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class EncoderConfig:
+    """The encoder family (all-MiniLM-L6-v2 + a logistic-regression head per task, run by onnxruntime).
+
+    Its heads take the ``classifier`` settings and the ``search`` grid, like the baseline's.
+    """
+
+    train: bool
+    max_length: int
+    batch_size: int
+    quantize: bool
+    min_agreement: float
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """The fine-tuned family (``make finetune``): fixed hyperparameters, no search."""
+
+    epochs: int
+    learning_rate: float
+    head_learning_rate: float
+    batch_size: int
+    max_length: int
+    weight_decay: float
+
+
+@dataclass(frozen=True)
 class Config:
     """One training configuration: what ``make train`` trains and evaluates."""
 
@@ -83,6 +109,8 @@ class Config:
     use_authored: bool
     features: FeaturesConfig
     classifier: ClassifierConfig
+    encoder: EncoderConfig
+    finetune: FinetuneConfig
     search: SearchConfig
     evaluation: EvaluationConfig
 
@@ -143,6 +171,23 @@ def _ranges(config: Config) -> list[tuple[str, str]]:
         problems.append(("classifier.C", f"must be positive, got {c.C}"))
     if c.max_iter < 1:
         problems.append(("classifier.max_iter", f"must be at least 1, got {c.max_iter}"))
+    enc = config.encoder
+    if not 8 <= enc.max_length <= 512:
+        problems.append(("encoder.max_length", f"must lie in [8, 512] tokens, got {enc.max_length}"))
+    if not 1 <= enc.batch_size <= 1024:
+        problems.append(("encoder.batch_size", f"must lie in [1, 1024], got {enc.batch_size}"))
+    if not 0.5 <= enc.min_agreement <= 1:
+        problems.append(("encoder.min_agreement", f"must lie in [0.5, 1], got {enc.min_agreement}"))
+    ft = config.finetune
+    if not 1 <= ft.epochs <= 20:
+        problems.append(("finetune.epochs", f"must lie in [1, 20], got {ft.epochs}"))
+    for key in ("learning_rate", "head_learning_rate"):
+        if not 0 < getattr(ft, key) < 1:
+            problems.append((f"finetune.{key}", f"must lie in (0, 1), got {getattr(ft, key)}"))
+    if not 1 <= ft.batch_size <= 512 or not 8 <= ft.max_length <= 512:
+        problems.append(("finetune.batch_size", "batch_size must lie in [1, 512] and max_length in [8, 512]"))
+    if not 0 <= ft.weight_decay < 1:
+        problems.append(("finetune.weight_decay", f"must lie in [0, 1), got {ft.weight_decay}"))
     if config.seed < 0:
         problems.append(("seed", f"must be 0 or more, got {config.seed}"))
     if not 0 <= config.search.tie_tolerance <= 0.1:

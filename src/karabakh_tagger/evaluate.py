@@ -392,3 +392,60 @@ def headlines(metrics: Metrics) -> dict[str, dict[str, Headline]]:
                                          max(b.macro_f1 for b in r.baselines["loao"].values()),
                                          r.loao.f_avg)
     return out
+
+
+class _Head:
+    """One task's view of a fine-tuned model, as out_of_fold expects (classes_, predict_proba)."""
+
+    def __init__(self, model: Any, task: str) -> None:
+        self.model, self.task = model, task
+        self.classes_ = np.arange(len(model.classes[task]))
+
+    def predict_proba(self, texts: Any) -> np.ndarray:
+        return self.model.predict_proba(list(texts))[self.task]
+
+
+def evaluate_finetuned(data: LabelledData, config: Config, warn: Warn) -> tuple[FamilyResult,
+                                                                               dict[str, TaskRuns]]:
+    """The fine-tuned family on the same outer folds as every family, without an inner search.
+
+    One fine-tuning per fold serves both tasks; there is no random split and no learning curve
+    (each would mean dozens more fine-tunings).
+    """
+    from karabakh_tagger.finetune import DESCRIPTION, FAMILY, fine_tune
+
+    started = time.perf_counter()
+    x = np.asarray(data.texts, dtype=object)
+    cache: dict[bytes, Any] = {}
+    protocols: dict[str, HoldOneOut] = {"loao": LeaveOneArticleOut()}
+    if (~data.corpus).any():
+        protocols["lobo"] = LeaveOneBatchOut()
+
+    def fit_for(task: str, key: str) -> Fit:
+        def fit(train: np.ndarray) -> tuple[Any, dict[str, Any]]:
+            marker = train.tobytes()
+            if marker not in cache:
+                cache[marker] = fine_tune(data, train, config, desc=f"finetune {key} fold {len(cache) + 1}")
+            return _Head(cache[marker], task), {}
+        return fit
+
+    results, runs = {}, {}
+    for task in TASKS:
+        names = data.classes[task]
+        task_runs = {key: out_of_fold(fit_for(task, key), x, data, task, splitter)
+                     for key, splitter in protocols.items()}
+        with quiet():
+            baselines = {key: {s: _brief(out_of_fold(dummy(task, data, s, config.seed), x, data, task,
+                                                     splitter), names)
+                               for s in ("most_frequent", "stratified")}
+                         for key, splitter in protocols.items()}
+        results[task] = TaskResult(
+            loao=scores(task_runs["loao"], names),
+            lobo=scores(task_runs["lobo"], names) if "lobo" in task_runs else None,
+            baselines=baselines, random_split=None, learning_curve=(),
+            calibration=calibration(task_runs["loao"]), top_features={},
+            small_classes=tuple(n for n, c in zip(names, np.bincount(data.y[task][data.corpus],
+                                                                      minlength=len(names)), strict=True)
+                                if c < 10))
+        runs[task] = TaskRuns(task_runs["loao"], task_runs.get("lobo"))
+    return FamilyResult(FAMILY, DESCRIPTION, results, round(time.perf_counter() - started, 1), 0.0), runs

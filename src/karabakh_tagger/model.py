@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -104,3 +105,20 @@ def baseline_classifier(config: Config) -> LogisticRegression:
 
 BASELINE = Family("baseline", "word TF-IDF + logistic regression per task (scikit-learn Pipeline)",
                   texts, baseline_vectorizer, baseline_classifier)
+
+
+def _no_featurizer(config: Config) -> None:
+    return None
+
+
+def _fixed_features(x: np.ndarray, data: LabelledData) -> np.ndarray:
+    if len(x) != len(data):
+        raise ValueError("the embeddings do not belong to these rows")
+    return x
+
+
+def encoder_family(embeddings: np.ndarray) -> Family:
+    """The encoder family over precomputed embeddings of every row (the encoder is frozen, so they
+    do not depend on the fold): only the logistic-regression heads are fitted and searched."""
+    return Family("encoder", "all-MiniLM-L6-v2 sentence embeddings (ONNX) + logistic regression per task",
+                  partial(_fixed_features, embeddings), _no_featurizer, baseline_classifier)

@@ -206,14 +206,15 @@ def to_unit(article: str, index: int, unit: Scored) -> TaggedUnit:
 
 
 def load_tagger(models_dir: str | Path = "models", model: str = "auto",
-                warn: Callable[[str], None] = lambda m: None) -> Tagger:
+                warn: Callable[[str], None] = lambda m: None, device: str = "cpu") -> Tagger:
     """A Tagger from a model folder written by ``make train``, every file checked as it is read.
 
-    ``model`` is "auto" (the recommended model when it is trained, else the baseline), or a family.
+    ``model`` is "auto" (the recommended model when it is trained, else the baseline), or a family;
+    ``device`` "cuda" runs the encoder on a GPU where onnxruntime has one.
     """
     from karabakh_tagger import artifacts
 
-    loaded = artifacts.load(models_dir, model, warn)
+    loaded = artifacts.load(models_dir, model, warn, device)
     return Tagger(loaded.scorer, loaded.manifest, loaded.model)
 
 

@@ -155,3 +155,38 @@ class Writer:
             stances_line = ", ".join(f"{c} {n}" for c, n in stances.most_common())
             self._emit(f"{article}: {row['units']} units\n  topics:  {topics_line}\n"
                        f"  stances: {stances_line}\n  {share}\n")
+
+
+def iter_sentences(path: str, text_column: str, error: Report) -> Iterator[tuple[int, str]]:
+    """``(row number, text)`` for each row of a JSON-lines or CSV file (``-``: JSON lines on stdin).
+
+    The format is taken from the suffix (``.csv``, ``.tsv``; anything else is JSON lines). A row
+    without a usable text is reported as ``FILE:LINE: ...`` and skipped.
+    """
+    name = "stdin" if path == "-" else path
+    text = (decode(sys.stdin.buffer.read(), "stdin") if path == "-" else read_text(Path(path)))
+    suffix = Path(path).suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
+        if text_column not in (reader.fieldnames or []):
+            raise InputError(f"{name}: no column {text_column!r} (columns: "
+                             f"{', '.join(reader.fieldnames or []) or 'none'}; pass --text-column)")
+        rows: Iterator[tuple[int, Any]] = ((reader.line_num, r) for r in reader)
+    else:
+        rows = _json_rows(text, name, error)
+    for line, row in rows:
+        value = row.get(text_column) if isinstance(row, dict) else None
+        if not isinstance(value, str) or not value.strip():
+            error(f"error: {name}:{line}: no text in column {text_column!r}")
+            continue
+        yield line, value
+
+
+def _json_rows(text: str, name: str, error: Report) -> Iterator[tuple[int, Any]]:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except ValueError:
+            error(f"error: {name}:{number}: not a JSON object (one object per line)")

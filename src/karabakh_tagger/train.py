@@ -12,7 +12,7 @@ import contextlib
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,9 +22,11 @@ from sklearn.pipeline import Pipeline
 
 from karabakh_tagger.config import Config
 from karabakh_tagger.data import LabelledData
+from karabakh_tagger.encoder import WEIGHTS
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
-from karabakh_tagger.model import Family, describe_params, param_grid
+from karabakh_tagger.model import Family, describe_params, encoder_family, param_grid
+from karabakh_tagger.model import baseline_classifier as model_classifier
 from karabakh_tagger.selection import PooledRule, confusion_scoring
 from karabakh_tagger.splits import HoldOneOut, LeaveOneArticleOrBatchOut
 
@@ -40,11 +42,13 @@ class TrainedTask:
 
 @dataclass(frozen=True)
 class TrainedFamily:
-    """One model family trained on all rows: a pipeline per task."""
+    """One model family trained on all rows: a pipeline per task, and what else its files need
+    (``extra``: for the encoder, its ONNX graph, tokenizer, training embeddings and details)."""
 
     family: str
     tasks: dict[str, TrainedTask]
     seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
@@ -116,3 +120,47 @@ def train_family(family: Family, data: LabelledData, config: Config, source: str
             tasks[task] = TrainedTask(named(fitted.pipeline, data.classes[task]), fitted.params,
                                       fitted.inner_score)
     return TrainedFamily(family.name, tasks, round(time.perf_counter() - started, 2))
+
+
+def quantization_agreement(full: np.ndarray, quantized: np.ndarray, data: LabelledData,
+                           config: Config) -> dict[str, float]:
+    """Per task, the share of held-out rows whose predicted label is the same with int8 embeddings
+    as with fp32: heads fitted on fp32 embeddings of each fold's training rows (one fold per article
+    and per batch, so every row is held out once), applied to both versions of its held-out rows."""
+    out = {}
+    groups = data.groups()
+    for task in TASKS:
+        same = total = 0
+        for train, test in LeaveOneArticleOrBatchOut().split(full, None, groups):
+            with quiet():
+                clf = model_classifier(config).fit(full[train], data.y[task][train])
+            same += int(np.sum(clf.predict(full[test]) == clf.predict(quantized[test])))
+            total += len(test)
+        out[task] = round(same / total, 4) if total else 1.0
+    return out
+
+
+def train_encoder(data: LabelledData, config: Config, source: str) -> TrainedFamily:
+    """The encoder family: export the verified MiniLM weights to ONNX (int8 when it keeps the labels),
+    embed every row with the graph that will be shipped, fit the heads like any family."""
+    from karabakh_tagger.encoder import Embedder, export
+
+    started = time.perf_counter()
+    enc = config.encoder
+    exported = export(enc.max_length, enc.quantize)
+    embed = lambda onnx: Embedder(onnx, exported.tokenizer_json, enc.max_length,  # noqa: E731
+                                  enc.batch_size).embed(list(data.texts))
+    full = embed(exported.fp32)
+    onnx, x, agreement = exported.fp32, full, None
+    if exported.int8 is not None:
+        quantized = embed(exported.int8)
+        agreement = quantization_agreement(full, quantized, data, config)
+        if min(agreement.values()) >= enc.min_agreement:
+            onnx, x = exported.int8, quantized
+    trained = train_family(encoder_family(x), data, config, source)
+    details = {"weights_sha256": dict(WEIGHTS), "quantized": onnx is exported.int8,
+               "int8_label_agreement": agreement, "min_agreement": enc.min_agreement,
+               "max_length": enc.max_length, "batch_size": enc.batch_size}
+    return replace(trained, seconds=round(time.perf_counter() - started, 2),
+                   extra={"onnx": onnx, "tokenizer_json": exported.tokenizer_json, "embeddings": x,
+                          "details": details})
