@@ -212,3 +212,12 @@ def test_merge_refuses_labels_that_would_not_validate() -> None:
     rows[1] = {**rows[1], "start": rows[1]["start"] + 1}
     with pytest.raises(InputError, match="would not validate"):
         merge([], rows, {f"900_{'0' * 16}": TINY})
+
+
+def test_import_and_export_help_describe_the_formats() -> None:
+    export, imported = run_cli("export", "--help"), run_cli("import", "--help")
+    assert export.code == 0 and imported.code == 0
+    for words in ("predictions", "required", "WITHOUT labels", "metadata", ".labels.json"):
+        assert words in export.out
+    for words in ("JSON_MIN", "CSV/TSV are refused", "a zip, one USER.jsonl", "old upload", "draft_reason"):
+        assert words in imported.out
