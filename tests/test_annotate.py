@@ -82,36 +82,36 @@ def test_accept_refuses_drafts_and_changes_nothing(project: Path, models: Path) 
     assert (project / "labels.jsonl").read_bytes() == before
 
 
-def test_full_loop_through_label_studio_and_doccano(project: Path, models: Path) -> None:
+def test_the_editor_loop_annotate_review_accept_validate(project: Path, models: Path) -> None:
     draft = _annotate(project, models)
-    export = project / "tasks.json"
-    assert run_cli("export", draft, "--to", "label-studio", "--out", export).code == 0
-    tasks = json.loads(export.read_text(encoding="utf-8"))
-    assert tasks[0]["predictions"][0]["result"][0]["from_name"] == "topic"
-    for task in tasks:  # a reviewer sets every stance to neutral in Label Studio
-        result = [dict(r) for r in task["predictions"][0]["result"]]
-        result[1] = {**result[1], "value": {"choices": ["neutral"]}}
-        task["annotations"] = [{"result": result}]
-    export.write_text(json.dumps(tasks), encoding="utf-8")
-    reviewed = project / "reviewed.jsonl"
-    assert run_cli("import", export, "--from", "label-studio", "--out", reviewed).code == 0
-    assert all(r["status"] == "reviewed" and r["stance"] == "neutral" for r in _rows(reviewed))
-
-    doccano = project / "doccano.jsonl"
-    assert run_cli("export", reviewed, "--to", "doccano", "--out", doccano).code == 0
-    back = project / "back.jsonl"
-    assert run_cli("import", doccano, "--from", "doccano", "--out", back).code == 0
-    assert [(r["topic"], r["stance"]) for r in _rows(back)] == [(r["topic"], r["stance"])
-                                                                for r in _rows(reviewed)]
-
+    for tool, out in (("label-studio", "tasks.json"), ("doccano", "doccano.jsonl")):
+        assert run_cli("export", draft, "--to", tool, "--out", project / out).code == 0
+    tasks = json.loads((project / "tasks.json").read_text(encoding="utf-8"))
+    rows = _rows(draft)
+    assert [t["predictions"][0]["result"][1]["value"]["choices"] for t in tasks] == [[r["stance"]]
+                                                                                    for r in rows]
+    assert all(r["label"] == [] for r in _rows(project / "doccano.jsonl"))  # suggestions are metadata
+    reviewed = _write(project / "reviewed.jsonl", _review(rows))
     labels = project / "labels.jsonl"
-    done = run_cli("accept", back, "--labels", labels, "--articles", project / "articles")
+    done = run_cli("accept", reviewed, "--labels", labels, "--articles", project / "articles")
     assert done.code == 0, done.err
     merged = _rows(labels)
-    assert len(merged) == 109 + len(_rows(back))
+    assert len(merged) == 109 + len(rows)
     assert all("status" not in r and "model_version" not in r for r in merged)
     valid = run_cli("validate", labels, "--articles", project / "articles")
     assert valid.code == 0, valid.err
+
+
+def test_accept_says_how_many_rows_are_still_draft_and_why(project: Path, models: Path) -> None:
+    rows = _rows(_annotate(project, models))
+    rows[0] = {**rows[0], "stance": "", "draft_reason": "no stance chosen in doccano (admin)"}
+    rows[1] = {**rows[1], "status": "reviewed"}
+    draft = _write(project / "draft.jsonl", rows)
+    done = run_cli("accept", draft, "--labels", project / "labels.jsonl", "--articles", project / "articles")
+    assert done.code == 1
+    assert f"{draft}:1: still marked draft: no stance chosen in doccano (admin)" in done.err
+    assert (f"{draft}: {len(rows) - 1} row(s) still draft: {len(rows) - 2} not reviewed yet, "
+            "1 no stance chosen in doccano") in done.err
 
 
 @pytest.mark.parametrize("break_row, message", [
@@ -212,3 +212,12 @@ def test_merge_refuses_labels_that_would_not_validate() -> None:
     rows[1] = {**rows[1], "start": rows[1]["start"] + 1}
     with pytest.raises(InputError, match="would not validate"):
         merge([], rows, {f"900_{'0' * 16}": TINY})
+
+
+def test_import_and_export_help_describe_the_formats() -> None:
+    export, imported = run_cli("export", "--help"), run_cli("import", "--help")
+    assert export.code == 0 and imported.code == 0
+    for words in ("predictions", "required", "WITHOUT labels", "metadata", ".labels.json"):
+        assert words in export.out
+    for words in ("JSON_MIN", "CSV/TSV are refused", "a zip, one USER.jsonl", "old upload", "draft_reason"):
+        assert words in imported.out

@@ -1,10 +1,19 @@
-"""Model-assisted annotation: draft labels for new articles, round trips through annotation
-tools, and accepting reviewed rows into ``labels/sentences.jsonl``.
+"""Model-assisted annotation: draft labels for new articles, the review rules shared by the
+annotation tools, and accepting reviewed rows into ``labels/sentences.jsonl``.
 
 The loop: ``annotate`` copies each new article into the article folder under a stable id and
 writes draft rows with the model's labels; a reviewer corrects them (in an editor, or in Label
-Studio or doccano via ``export``/``import``) and sets ``status`` to ``reviewed``; ``accept``
-checks every row and merges all or nothing.
+Studio or doccano, see :mod:`karabakh_tagger.label_studio` and :mod:`karabakh_tagger.doccano`) and
+sets ``status`` to ``reviewed``; ``accept`` checks every row and merges all or nothing.
+
+What "reviewed" means is decided here once, for every tool (:func:`settle`): a row is reviewed
+only when the people who annotated it chose exactly one value of each task and agree. A missing
+value is never filled from the model and several values are never reduced to one: such a row
+stays ``draft``, the task left empty, with a ``draft_reason`` that says why.
+
+Writers of the article folder and of the label file take an exclusive lock beside it
+(:func:`locked`) for the whole read-modify-write, so two runs at once never lose rows or give two
+articles one id.
 """
 
 from __future__ import annotations
@@ -12,15 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from karabakh_tagger.corpus import read_text
+from karabakh_tagger.corpus import MAX_BYTES, decode, read_text
 from karabakh_tagger.errors import InputError
+from karabakh_tagger.files import atomic_write
 from karabakh_tagger.labels import (
     DRAFT_FIELDS,
+    OPTIONAL_FIELDS,
     STATUSES,
     TASKS,
     UNIT_FIELDS,
@@ -35,14 +48,85 @@ from karabakh_tagger.labels import (
     validate_units,
 )
 from karabakh_tagger.segment import segment
-from karabakh_tagger.tag import Tagger
+
+if TYPE_CHECKING:
+    from karabakh_tagger.tag import TaggedUnit
 
 TOOLS = ("label-studio", "doccano")
-_ARTICLE_ID = re.compile(r"^(\d{3})_[0-9a-f]{16}$")
+DRAFT_REASON = "draft_reason"
+"""Draft-only field: why a row that came back from a tool is still a draft (dropped on merge)."""
+LOCK_WAIT_SECONDS = 60.0
+"""How long a writer waits for another run's lock before it gives up and changes nothing."""
+ROW_ORDER = (*DRAFT_FIELDS, DRAFT_REASON, *OPTIONAL_FIELDS)
+_ARTICLE_ID = re.compile(r"^(\d{3,})_[0-9a-f]{16}$")
+
+
+# --- locks --------------------------------------------------------------------------------------
+
+def lock_path(path: Path) -> Path:
+    """The lock file of a label file or an article folder: a hidden file beside it."""
+    return path.parent / f".{path.name}.lock"
+
+
+@contextmanager
+def locked(path: Path, wait: float = LOCK_WAIT_SECONDS,
+           say: Callable[[str], None] = lambda m: None) -> Iterator[None]:
+    """Hold the exclusive lock of ``path`` (a label file or the article folder) inside the block.
+
+    Another run that holds it is waited for up to ``wait`` seconds (saying so once), then the
+    caller gets an InputError and must change nothing.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(lock_path(path))
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            say(f"{path}: another karabakh-tagger run is changing it; waiting up to {wait:g} s")
+            lock.acquire(timeout=wait)
+    except Timeout:
+        raise InputError(f"{path}: still locked by another run after {wait:g} s (lock file "
+                         f"{lock_path(path)}); nothing was changed, try again") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot take the lock {lock_path(path)} ({err.strerror})") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --- new articles ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Article:
+    """A new article as read from the user's file: its exact bytes and their text."""
+
+    source: Path
+    data: bytes
+    text: str
+
+
+def read_article(source: Path) -> Article:
+    """Read a new article once; the bytes are what is copied, the text what is tagged."""
+    text = read_text(source)
+    if not text.strip():
+        raise InputError(f"{source}: empty; nothing to annotate")
+    try:
+        data = source.read_bytes()
+    except OSError as err:
+        raise InputError(f"{source}: cannot be read ({err.strerror})") from None
+    if decode(data, str(source)) != text:
+        raise InputError(f"{source}: changed while it was read; try again")
+    return Article(source, data, text)
 
 
 def article_id(data: bytes, articles_dir: Path) -> str:
-    """The stable id of an article: ``NNN_<first 16 hex of sha256>``, reusing an existing copy."""
+    """The stable id of an article: ``NNN_<first 16 hex of sha256>``, reusing an existing copy.
+
+    Call it under :func:`locked` on the folder: the next number is only free until someone
+    else writes a copy.
+    """
     digest = hashlib.sha256(data).hexdigest()[:16]
     numbers = []
     for path in sorted(articles_dir.glob("*.txt")):
@@ -54,36 +138,49 @@ def article_id(data: bytes, articles_dir: Path) -> str:
     return f"{max(numbers, default=-1) + 1:03d}_{digest}"
 
 
-def add_article(source: Path, articles_dir: Path) -> tuple[str, str]:
-    """Copy an article byte for byte into the article folder; returns ``(id, text)``."""
-    text = read_text(source)
-    if not text.strip():
-        raise InputError(f"{source}: empty; nothing to annotate")
-    data = source.read_bytes()
-    ident = article_id(data, articles_dir)
-    target = articles_dir / f"{ident}.txt"
-    if not target.exists():
-        tmp = target.with_suffix(".txt.tmp")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
-    return ident, text
+def add_articles(articles: Sequence[Article], articles_dir: Path, then: Callable[[list[str]], None],
+                 wait: float = LOCK_WAIT_SECONDS, say: Callable[[str], None] = lambda m: None) -> list[str]:
+    """Copy the articles byte for byte into the folder, then call ``then(ids)``, under its lock.
+
+    Ids are allocated and copies written (by temp file and rename) while the lock is held, so
+    two runs never give two articles one number. If a copy or ``then`` (writing the draft)
+    fails, the copies made by this call are removed again: all or nothing.
+    """
+    if not articles_dir.is_dir():
+        raise InputError(f"{articles_dir}: no such folder (pass --articles)")
+    idents: list[str] = []
+    made: list[Path] = []
+    with locked(articles_dir, wait, say):
+        try:
+            for article in articles:
+                ident = article_id(article.data, articles_dir)
+                target = articles_dir / f"{ident}.txt"
+                if not target.exists():
+                    try:
+                        atomic_write(target, lambda tmp, data=article.data: tmp.write_bytes(data))
+                    except OSError as err:
+                        raise InputError(f"{target}: cannot write the copy of {article.source} "
+                                         f"({err.strerror}); nothing was written") from None
+                    made.append(target)
+                idents.append(ident)
+            then(idents)
+        except BaseException:
+            for path in made:
+                path.unlink(missing_ok=True)
+            raise
+    return idents
 
 
-def draft_rows(tagger: Tagger, ident: str, text: str, model_version: str) -> list[dict[str, Any]]:
-    """Draft label rows for every unit of one article, with the model's labels and scores."""
-    rows = []
-    for unit in tagger.tag(text, article=ident):
-        rows.append({
-            "id": f"{ident}-{unit.index:03d}", "article": ident, "index": unit.index,
-            "start": unit.start, "end": unit.end, "text": unit.text,
-            "topic": unit.topic, "stance": unit.stance,
-            "topic_score": unit.topic_score, "stance_score": unit.stance_score,
-            "model_version": model_version, "status": "draft",
-        })
-    return rows
+def draft_rows(units: Sequence[TaggedUnit], ident: str, model_version: str) -> list[dict[str, Any]]:
+    """Draft label rows for the tagged units of one article, with the model's labels and scores."""
+    return [{"id": f"{ident}-{unit.index:03d}", "article": ident, "index": unit.index,
+             "start": unit.start, "end": unit.end, "text": unit.text,
+             "topic": unit.topic, "stance": unit.stance,
+             "topic_score": unit.topic_score, "stance_score": unit.stance_score,
+             "model_version": model_version, "status": "draft"} for unit in units]
 
 
-def model_version(tagger: Tagger) -> str:
+def model_version(tagger: Any) -> str:
     """A short name for the model that made a draft: family, creation time and a file hash."""
     return tagger.manifest.version_name(tagger.model) if tagger.manifest else tagger.model
 
@@ -93,99 +190,188 @@ def sort_uncertain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: min(r["topic_score"], r["stance_score"]))
 
 
-# --- annotation tools -------------------------------------------------------------------------
+# --- what the tools share ---------------------------------------------------------------------
 
-def to_label_studio(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Label Studio tasks (JSON list) with the model's labels as predictions."""
-    tasks = []
-    for n, row in enumerate(rows, start=1):
-        result = [{"from_name": task, "to_name": "text", "type": "choices",
-                   "value": {"choices": [row[task]]}} for task in TASKS]
-        tasks.append({"id": n, "data": {"text": row["text"], "row": row},
-                      "predictions": [{"model_version": row.get("model_version", ""),
-                                       "score": row.get("topic_score"), "result": result}]})
-    return tasks
+@dataclass(frozen=True)
+class Finding:
+    """One thing said about an input: ``where`` is a line, a task or a file member."""
+
+    where: str
+    message: str
 
 
-def label_studio_config() -> str:
-    """The labelling interface XML that matches ``to_label_studio``."""
-    def choices(task: str) -> str:
-        options = "".join(f'<Choice value="{name}"/>' for name in TASKS[task])
-        return f'<Choices name="{task}" toName="text" choice="single">{options}</Choices>'
-    return f'<View><Text name="text" value="$text"/>{choices("topic")}{choices("stance")}</View>\n'
+@dataclass
+class Imported:
+    """What an export gave: draft rows, problems (nothing may be written) and notes."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
 
 
-def to_doccano(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """doccano text-classification JSONL rows, labels as ``topic:NAME`` and ``stance:NAME``."""
-    return [{"text": row["text"], "label": [f"{task}:{row[task]}" for task in TASKS], "row": row}
-            for row in rows]
+@dataclass(frozen=True)
+class Vote:
+    """What one person chose for one unit: the values per task, and any label outside them."""
+
+    who: str
+    choices: dict[str, list[str]]
+    other: tuple[str, ...] = ()
 
 
-def _choices(result: list[dict[str, Any]]) -> dict[str, str]:
-    out = {}
-    for item in result:
-        chosen = item.get("value", {}).get("choices") or []
-        if item.get("from_name") in TASKS and chosen:
-            out[item["from_name"]] = chosen[0]
-    return out
+DRAFT_TYPES: dict[str, type] = {name: kind for name, kind in DRAFT_FIELDS.items() if name != "status"}
+"""The fields (and types) a tool must hand back unchanged for a row to be rebuilt."""
 
 
-def from_label_studio(data: Any) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Rows back from a Label Studio JSON export; annotated tasks become ``reviewed``."""
-    if not isinstance(data, list):
-        return [], [Problem(1, "not a Label Studio export (expected a JSON list of tasks; "
-                               "for doccano use --from doccano)")]
-    rows, problems = [], []
-    for n, task in enumerate(data, start=1):
-        row = task.get("data", {}).get("row") if isinstance(task, dict) else None
-        if not isinstance(row, dict):
-            problems.append(Problem(n, f"task {n} has no data.row (was it exported by "
-                                       "karabakh-tagger export --to label-studio?)"))
-            continue
-        annotations = [a for a in task.get("annotations", []) if not a.get("was_cancelled")]
-        row = dict(row)
-        if annotations:
-            row.update(_choices(annotations[-1].get("result", [])))
-            row["status"] = "reviewed"
-        rows.append(row)
-    return rows, problems
+def type_problems(row: Any, fields: dict[str, type] = DRAFT_TYPES) -> list[str]:
+    """Messages for a row that is not an object, or lacks a field, or has one of the wrong type."""
+    if not isinstance(row, dict):
+        return [f"expected an object, got {_kind(row)}"]
+    messages = []
+    for name, kind in fields.items():
+        value = row.get(name)
+        ok = isinstance(value, (int, float) if kind is float else kind) and not isinstance(value, bool)
+        if name not in row:
+            messages.append(f"missing field {name!r}")
+        elif not ok:
+            messages.append(f"field {name!r} must be {kind.__name__}, got {_kind(value)}")
+    return messages
 
 
-def from_doccano(lines: Iterable[str]) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Rows back from a doccano JSONL export; every exported row counts as ``reviewed``."""
-    parsed, problems = parse_lines(lines)
-    rows = []
-    for line, item in parsed:
-        row = item.get("row") or (item.get("meta") or {}).get("row")
-        labels = item.get("label", item.get("labels"))
-        if not isinstance(row, dict) or not isinstance(labels, list):
-            problems.append(Problem(line, "not a doccano row exported by karabakh-tagger (needs "
-                                          "'row' and 'label'; for Label Studio use --from label-studio)"))
-            continue
-        row = dict(row)
-        for label in labels:
-            task, _, value = str(label).partition(":")
-            if task in TASKS:
-                row[task] = value
-        row["status"] = "reviewed"
-        rows.append(row)
-    return rows, problems
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
+        type(value), type(value).__name__)
 
 
-def read_export(path: Path, tool: str) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """Rows of an annotation tool's export file, with problems by line (or task number)."""
-    text = read_text(path)
-    if tool == "label-studio":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            hint = " (a JSON-lines file? use --from doccano)" if "Extra data" in err.msg else ""
-            return [], [Problem(err.lineno, f"invalid JSON: {err.msg}{hint}")]
-        return from_label_studio(data)
-    if text.lstrip().startswith("["):
-        return [], [Problem(1, "a JSON list, not JSON lines: a Label Studio export? "
-                               "use --from label-studio")]
-    return from_doccano(text.splitlines())
+def string_list(value: Any, what: str) -> tuple[list[str], str | None]:
+    """``value`` as a list of strings, or a message saying what it was instead."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value), None
+    return [], f"{what} must be a list of strings, got {_kind(value)}"
+
+
+def draft_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The known fields of a row in the documented order (nothing else travels back)."""
+    return {name: row[name] for name in ROW_ORDER if name in row}
+
+
+def unreviewed(row: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The row as the model drafted it, still a draft, saying why nobody reviewed it."""
+    return draft_row({**row, "status": "draft", DRAFT_REASON: reason})
+
+
+def settle(row: dict[str, Any], votes: Sequence[Vote], tool: str) -> dict[str, Any]:
+    """The draft row for one unit from what people chose in ``tool``.
+
+    Reviewed only if every vote has exactly one value per task, the votes agree and no label
+    lies outside the tasks; otherwise a draft whose unsettled tasks are empty ("" never passes
+    ``accept``) and whose ``draft_reason`` names the task, the values and who chose them.
+    """
+    if not votes:
+        return unreviewed(row, f"not reviewed in {tool}")
+    out = {**row, "status": "reviewed"}
+    out.pop(DRAFT_REASON, None)
+    reasons = [f"label {label!r} is not of the scheme ({vote.who}; use topic:NAME and stance:NAME)"
+               for vote in votes for label in vote.other]
+    for task in TASKS:
+        reason = _unsettled(task, votes, tool)
+        if reason:
+            reasons.append(reason)
+            out[task] = ""
+        else:
+            out[task] = votes[0].choices[task][0]
+    if reasons:
+        out.update(status="draft", draft_reason="; ".join(reasons))
+    return draft_row(out)
+
+
+def _unsettled(task: str, votes: Sequence[Vote], tool: str) -> str | None:
+    """Why the votes do not settle ``task``, or None when they agree on one value."""
+    missing = [v.who for v in votes if not v.choices.get(task)]
+    several = [v for v in votes if len(v.choices.get(task, [])) > 1]
+    if missing:
+        return f"no {task} chosen in {tool} ({', '.join(missing)})"
+    if several:
+        return f"several {task}s chosen in {tool} (" + " and ".join(
+            f"{', '.join(map(repr, v.choices[task]))} by {v.who}" for v in several) + ")"
+    values = {v.choices[task][0] for v in votes}
+    if len(values) > 1:
+        return f"annotators disagree on the {task} in {tool} (" + ", ".join(
+            f"{v.choices[task][0]!r} by {v.who}" for v in votes) + ")"
+    return None
+
+
+def scheme_notes(rows: Sequence[dict[str, Any]]) -> list[Finding]:
+    """Notes for reviewed rows whose chosen label is not of the scheme (``accept`` will refuse them)."""
+    notes = []
+    for row in rows:
+        chosen = {t: row.get(t) for t in TASKS if row.get(t)}
+        for message in check_fields(chosen, {}):
+            if message.startswith(("unknown topic", "unknown stance")):
+                notes.append(Finding(f"unit {row['id']}", f"{message}: accept will refuse it; fix the "
+                                                          "row, and the labelling setup (tasks.xml, the "
+                                                          "label list)"))
+    return notes
+
+
+def reason_kinds(reason: str) -> list[str]:
+    """The generic part of each reason of a ``draft_reason`` (without the details in brackets)."""
+    return [part.split(" (", 1)[0] for part in reason.split("; ")]
+
+
+def load_json(text: str, where: str) -> tuple[Any, Finding | None]:
+    """Parse JSON, turning every way it can fail (including absurd nesting) into a Finding."""
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as err:
+        hint = " (JSON lines? those are a doccano export: use --from doccano)" if "Extra data" in err.msg \
+            else ""
+        return None, Finding(f"{where}{err.lineno}", f"invalid JSON: {err.msg} (column {err.colno}){hint}")
+    except RecursionError:
+        return None, Finding(f"{where}1", "nested too deeply to be an export (refused)")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of an export file, refusing one over the size limit."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(f"{path}: too large ({size:,} bytes; the limit is {MAX_BYTES:,})")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
+
+
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def jsonl_text(rows: Sequence[dict[str, Any]]) -> str:
+    """JSON lines, one row a line. ``str.splitlines`` also breaks at U+0085, U+2028 and U+2029,
+    which ``json.dumps`` leaves raw: they are escaped, so any reader sees one row per line."""
+    out = []
+    for row in rows:
+        line = json.dumps(row, ensure_ascii=False)
+        for raw, escaped in _LINE_BREAKS.items():
+            line = line.replace(raw, escaped)
+        out.append(line + "\n")
+    return "".join(out)
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSON-lines text, split at "\\n" only (a unit may hold other line separators)."""
+    lines = text.split("\n")
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def export_problems(rows: list[tuple[int, Any]]) -> list[Problem]:
+    """Problems that stop a draft from being exported: rows a tool could not hand back."""
+    problems = []
+    for line, row in rows:
+        problems += [Problem(line, m) for m in type_problems(row)]
+    return problems
 
 
 # --- accept -----------------------------------------------------------------------------------
@@ -193,20 +379,46 @@ def read_export(path: Path, tool: str) -> tuple[list[dict[str, Any]], list[Probl
 def check_draft(lines: list[str], articles: dict[str, str], existing: list[dict[str, Any]]
                 ) -> tuple[list[dict[str, Any]], list[Problem]]:
     """Every problem that stops a draft from being merged, by draft line."""
-    def reviewed(row: dict[str, Any]) -> list[str]:
-        if row["status"] not in STATUSES:
-            return [f"status {row['status']!r} is not one of {', '.join(STATUSES)}"]
-        if row["status"] != "reviewed":
-            return ["still marked draft (review the labels, then set status to reviewed)"]
-        return []
-
     parsed, problems = parse_lines(lines)
-    good, found = check_rows(parsed, [lambda r: check_fields(r, DRAFT_FIELDS),
-                                      lambda r: check_slice(r, articles), reviewed])
+    good, found = check_rows(parsed, [_reviewed,
+                                      lambda r: check_fields(_without_reason(r), DRAFT_FIELDS),
+                                      lambda r: check_slice(r, articles)])
     problems += found + check_ids(good) + check_repeats(good)
     # A refused row was reported already: its unit is not "missing" as well.
     problems += _conflicts(good, existing) + _coverage(good, parsed, articles, existing, len(lines))
     return [row for _, row in good], sorted(problems, key=lambda p: p.line)
+
+
+def _without_reason(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != DRAFT_REASON}
+
+
+def _reviewed(row: dict[str, Any]) -> list[str]:
+    """A row is merged only when a person marked it reviewed and chose every task."""
+    status = row.get("status")
+    if status == "draft":
+        reason = row.get(DRAFT_REASON)
+        if isinstance(reason, str) and reason:
+            return [f"still marked draft: {reason} (settle it, then set status to reviewed)"]
+        return ["still marked draft (review the labels, then set status to reviewed)"]
+    if isinstance(status, str) and status not in STATUSES:
+        return [f"status {status!r} is not one of {', '.join(STATUSES)}"]
+    empty = [task for task in TASKS if row.get(task) == ""]
+    if empty:
+        return [f"no {' and no '.join(empty)} chosen (choose one of "
+                + "; ".join(", ".join(TASKS[t]) for t in empty) + ")"]
+    return []
+
+
+def still_draft(lines: list[str]) -> tuple[int, Counter[str]]:
+    """How many rows of a draft are still marked draft, and why (a row may have several reasons)."""
+    parsed, _ = parse_lines(lines)
+    drafts = [row for _, row in parsed if row.get("status") == "draft"]
+    why: Counter[str] = Counter()
+    for row in drafts:
+        reason = row.get(DRAFT_REASON)
+        why.update(reason_kinds(reason) if isinstance(reason, str) and reason else ["not reviewed yet"])
+    return len(drafts), why
 
 
 def _conflicts(good: list[tuple[int, dict[str, Any]]], existing: list[dict[str, Any]]) -> list[Problem]:
@@ -245,7 +457,7 @@ def _coverage(good: list[tuple[int, dict[str, Any]]], parsed: list[tuple[int, di
 def merge(existing: list[dict[str, Any]], reviewed: list[dict[str, Any]],
           articles: dict[str, str]) -> list[dict[str, Any]]:
     """The merged label rows in article order, draft-only fields dropped; checked once more."""
-    keep = set(UNIT_FIELDS) | {"note"}
+    keep = set(UNIT_FIELDS) | set(OPTIONAL_FIELDS)
     by_id = {r["id"]: r for r in existing}
     for row in reviewed:
         by_id.setdefault(row["id"], {k: v for k, v in row.items() if k in keep})

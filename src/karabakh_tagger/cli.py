@@ -365,81 +365,161 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"{path}: not valid JSON lines; run make validate") from None
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_draft(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write a draft, an export or the labels; a write that fails is one line, not a traceback."""
+    from karabakh_tagger.annotate import jsonl_text
     from karabakh_tagger.files import atomic_write_text
 
-    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    try:
+        atomic_write_text(path, jsonl_text(rows))
+    except OSError as err:
+        raise InputError(f"{path}: cannot be written ({err.strerror})") from None
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     """Copy new articles into the corpus and write draft label rows with the model's labels."""
-    from karabakh_tagger.annotate import add_article, draft_rows, model_version, sort_uncertain
+    from karabakh_tagger.annotate import add_articles, draft_rows, model_version, read_article, sort_uncertain
     from karabakh_tagger.tag import load_tagger
 
+    if args.wait < 0:
+        raise UsageError("--wait must be 0 or more")
     tagger = load_tagger(args.models, args.model, warn=_err, device=args.device)
     version = model_version(tagger)
+    articles = [read_article(source) for source in args.articles_in]
+    tagged = tagger.tag_many([a.text for a in articles])
     rows: list[dict[str, Any]] = []
-    for source in args.articles_in:
-        ident, text = add_article(source, args.articles)
-        new = draft_rows(tagger, ident, text, version)
-        print(f"{source} -> {args.articles / (ident + '.txt')}: {len(new)} draft rows")
-        rows += new
-    if args.sort == "uncertain":
-        rows = sort_uncertain(rows)
-    _write_jsonl(args.out, rows)
+
+    def write(idents: list[str]) -> None:
+        for article, ident, units in zip(articles, idents, tagged, strict=True):
+            rows.extend(draft_rows(units, ident, version))
+            print(f"{article.source} -> {args.articles / (ident + '.txt')}: {len(units)} draft rows")
+        _write_draft(args.out, sort_uncertain(rows) if args.sort == "uncertain" else rows)
+
+    add_articles(articles, args.articles, write, args.wait, _err)
     print(f"wrote {args.out} (model {version}): review the labels, set status to reviewed, then "
           f"karabakh-tagger accept {args.out}")
     return EXIT_OK
 
 
+def _draft_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a draft to export, every one of them complete enough to come back."""
+    from karabakh_tagger.annotate import export_problems, jsonl_lines
+    from karabakh_tagger.corpus import read_text
+    from karabakh_tagger.labels import parse_lines
+
+    parsed, problems = parse_lines(jsonl_lines(read_text(path)))
+    problems = sorted(problems + export_problems(parsed), key=lambda p: p.line)
+    for problem in problems:
+        _err(f"{path}:{problem.line}: {problem.message}")
+    if problems:
+        raise InputError(f"{path}: {len(problems)} problem(s); nothing was written")
+    return [row for _, row in parsed]
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    """Convert a draft to a Label Studio or doccano import file."""
-    from karabakh_tagger.annotate import label_studio_config, to_doccano, to_label_studio
+    """Convert a draft to a Label Studio or doccano import file, with the tool's label setup."""
     from karabakh_tagger.files import atomic_write_text
 
-    rows = _read_rows(args.draft)
-    if args.to == "label-studio":
-        atomic_write_text(args.out, json.dumps(to_label_studio(rows), ensure_ascii=False, indent=1))
-        config = args.out.with_suffix(".xml")
-        atomic_write_text(config, label_studio_config())
-        print(f"wrote {args.out} ({len(rows)} tasks) and its labelling config {config}")
-    else:
-        _write_jsonl(args.out, to_doccano(rows))
-        print(f"wrote {args.out} ({len(rows)} rows; labels are topic:NAME and stance:NAME)")
+    rows = _draft_rows(args.draft)
+    try:
+        if args.to == "label-studio":
+            from karabakh_tagger.label_studio import label_studio_config, to_label_studio
+
+            config = args.out.with_suffix(".xml")
+            atomic_write_text(args.out, json.dumps(to_label_studio(rows), ensure_ascii=False, indent=1))
+            atomic_write_text(config, label_studio_config())
+            print(f"wrote {args.out} ({len(rows)} tasks) and its labelling interface {config}")
+        else:
+            from karabakh_tagger.doccano import doccano_labels, to_doccano
+
+            labels = args.out.with_suffix(".labels.json")
+            _write_draft(args.out, to_doccano(rows))
+            atomic_write_text(labels, json.dumps(doccano_labels(), indent=1) + "\n")
+            print(f"wrote {args.out} ({len(rows)} examples, no labels: the model's suggestion is in each "
+                  f"example's metadata) and the label list {labels}")
+    except OSError as err:
+        raise InputError(f"{args.out}: cannot be written ({err.strerror})") from None
     return EXIT_OK
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Convert an annotation tool's export back to draft rows (annotated rows become reviewed)."""
-    from karabakh_tagger.annotate import read_export
+    """Convert an annotation tool's export back to draft rows; only rows people settled are reviewed."""
+    from collections import Counter
 
-    rows, problems = read_export(args.export, getattr(args, "from"))
-    for problem in problems:
-        _err(f"{args.export}:{problem.line}: {problem.message}")
-    if problems:
-        _err(f"{args.export}: {len(problems)} problem(s); nothing was written")
+    from karabakh_tagger.annotate import DRAFT_REASON, read_bytes, reason_kinds, scheme_notes
+
+    tool = getattr(args, "from")
+    data = read_bytes(args.export)
+    if tool == "label-studio":
+        from karabakh_tagger.corpus import decode
+        from karabakh_tagger.label_studio import read_label_studio
+
+        if data[:4] == b"PK\x03\x04":
+            raise InputError(f"{args.export}: a zip, not a Label Studio JSON export (a doccano export? "
+                             "use --from doccano)")
+        imported = read_label_studio(decode(data, str(args.export)))
+    else:
+        from karabakh_tagger.doccano import read_doccano
+
+        imported = read_doccano(data, str(args.export))
+    for problem in imported.problems:
+        _err(f"{args.export}:{problem.where}: {problem.message}")
+    if imported.problems:
+        _err(f"{args.export}: {len(imported.problems)} problem(s); nothing was written")
         return EXIT_INPUT
-    _write_jsonl(args.out, rows)
-    reviewed = sum(r.get("status") == "reviewed" for r in rows)
-    print(f"wrote {args.out}: {len(rows)} rows, {reviewed} reviewed")
+    for note in imported.notes + scheme_notes(imported.rows):
+        _err(f"{args.export}:{note.where}: note: {note.message}")
+    kinds: Counter[str] = Counter()
+    for row in imported.rows:
+        reason = row.get(DRAFT_REASON)
+        if reason:
+            kinds.update(reason_kinds(reason))
+            if not reason.startswith(("not annotated", "not labelled", "not reviewed")):
+                _err(f"{args.export}: unit {row['id']} stays draft: {reason}")
+    _write_draft(args.out, imported.rows)
+    reviewed = sum(r["status"] == "reviewed" for r in imported.rows)
+    why = f" ({', '.join(f'{n} {k}' for k, n in kinds.most_common())})" if kinds else ""
+    print(f"wrote {args.out}: {len(imported.rows)} rows, {reviewed} reviewed, "
+          f"{len(imported.rows) - reviewed} still draft{why}")
     return EXIT_OK
 
 
+def _label_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of the label file accept merges into (none yet if it does not exist)."""
+    from karabakh_tagger.annotate import jsonl_lines
+    from karabakh_tagger.corpus import read_text
+
+    if not path.exists():
+        return []
+    try:
+        return [json.loads(line) for line in jsonl_lines(read_text(path)) if line.strip()]
+    except (ValueError, RecursionError):
+        raise InputError(f"{path}: not valid JSON lines; run karabakh-tagger validate {path}") from None
+
+
 def cmd_accept(args: argparse.Namespace) -> int:
-    """Merge reviewed rows into the labels, all or nothing."""
-    from karabakh_tagger.annotate import check_draft, merge
+    """Merge reviewed rows into the labels, all or nothing, under the label file's lock."""
+    from karabakh_tagger.annotate import check_draft, jsonl_lines, locked, merge, still_draft
     from karabakh_tagger.corpus import load_articles, read_text
 
+    if args.wait < 0:
+        raise UsageError("--wait must be 0 or more")
     articles = load_articles(args.articles)
-    existing = _read_rows(args.labels) if args.labels.exists() else []
-    rows, problems = check_draft(read_text(args.draft).splitlines(), articles, existing)
-    for problem in problems:
-        _err(f"{args.draft}:{problem.line}: {problem.message}")
-    if problems:
-        _err(f"{args.draft}: {len(problems)} problem(s); nothing was merged")
-        return EXIT_INPUT
-    merged = merge(existing, rows, articles)
-    _write_jsonl(args.labels, merged)
+    lines = jsonl_lines(read_text(args.draft))
+    with locked(args.labels, args.wait, _err):
+        existing = _label_rows(args.labels)
+        rows, problems = check_draft(lines, articles, existing)
+        for problem in problems:
+            _err(f"{args.draft}:{problem.line}: {problem.message}")
+        if problems:
+            count, why = still_draft(lines)
+            if count:
+                _err(f"{args.draft}: {count} row(s) still draft: "
+                     + ", ".join(f"{n} {k}" for k, n in why.most_common()))
+            _err(f"{args.draft}: {len(problems)} problem(s); nothing was merged")
+            return EXIT_INPUT
+        merged = merge(existing, rows, articles)
+        _write_draft(args.labels, merged)
     print(f"merged {len(merged) - len(existing)} new rows into {args.labels} ({len(merged)} rows)")
     return EXIT_OK
 
@@ -589,7 +669,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arg(p)
     p.set_defaults(func=cmd_classify, jobs=1, encoding=None)
 
-    p = sub.add_parser("annotate", help="draft labels for new articles with the model")
+    wait = {"type": float, "default": 60.0, "metavar": "SECONDS",
+            "help": "wait this long for another run that holds the lock, then give up changing "
+                    "nothing (default 60)"}
+    p = sub.add_parser("annotate", help="draft labels for new articles with the model",
+                       description="Copy each new article byte for byte into the article folder (id "
+                                   "NNN_<sha256 prefix>, allocated under the folder's lock) and write "
+                                   "draft rows with the model's labels (status draft).")
     p.add_argument("articles_in", nargs="+", type=Path, metavar="ARTICLE", help="new article files")
     p.add_argument("--out", type=Path, required=True, help="draft JSONL to write")
     p.add_argument("--sort", choices=("article", "uncertain"), default="article",
@@ -597,24 +683,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arg(p)
     p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR,
                    help=f"article folder the files are copied into (default {paths.ARTICLES_DIR})")
+    p.add_argument("--wait", **wait)
     p.set_defaults(func=cmd_annotate)
 
-    p = sub.add_parser("export", help="convert a draft for Label Studio or doccano")
+    formats = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "export", help="convert a draft for Label Studio or doccano", formatter_class=formats,
+        description="Convert a draft for an annotation tool (see the README, 'Grow the labels').\n\n"
+                    "--to label-studio: OUT is a JSON list of tasks (data.text, data.row) with the model's\n"
+                    "  labels as predictions (pre-annotations, not annotations), and OUT with .xml is the\n"
+                    "  labelling interface (topic and stance, one choice each, both required).\n"
+                    "--to doccano: OUT is JSONL for a Text Classification project, WITHOUT labels: the\n"
+                    "  model's suggestion (suggested_topic, suggested_stance, scores) and the unit are the\n"
+                    "  example's metadata, so every label in doccano's export is a person's. OUT with\n"
+                    "  .labels.json is the label list (topic:NAME, stance:NAME) to import under Labels.")
     p.add_argument("draft", type=Path)
     p.add_argument("--to", choices=("label-studio", "doccano"), required=True)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("import", help="convert a Label Studio or doccano export back to a draft")
+    p = sub.add_parser(
+        "import", help="convert a Label Studio or doccano export back to a draft", formatter_class=formats,
+        description="Convert an annotation tool's export back to draft rows. A row is reviewed only\n"
+                    "when its annotators chose exactly one topic and one stance and agree; any other row\n"
+                    "stays draft, the unsettled task empty, with draft_reason saying why (never filled\n"
+                    "from the model). Problems (wrong types, a foreign file) are one line each and\n"
+                    "nothing is written.\n\n"
+                    "--from label-studio: the JSON or JSON_MIN export (CSV/TSV are refused).\n"
+                    "--from doccano: the JSONL export as doccano gives it (a zip, one USER.jsonl per\n"
+                    "  member), one JSONL file of it, or the JSON export. Export only approved examples.\n"
+                    "  An export of the old upload (labels uploaded with the file) is refused.")
     p.add_argument("export", type=Path)
     p.add_argument("--from", choices=("label-studio", "doccano"), required=True)
     p.add_argument("--out", type=Path, required=True, help="draft JSONL to write")
     p.set_defaults(func=cmd_import)
 
-    p = sub.add_parser("accept", help="merge reviewed draft rows into the labels (all or nothing)")
+    p = sub.add_parser("accept", help="merge reviewed draft rows into the labels (all or nothing)",
+                       description="Check every row of a draft and merge it into the label file, all or "
+                                   "nothing, holding the label file's lock for the whole read-merge-write.")
     p.add_argument("draft", type=Path)
     p.add_argument("--labels", type=Path, default=paths.LABELS_FILE)
     p.add_argument("--articles", type=Path, default=paths.ARTICLES_DIR)
+    p.add_argument("--wait", **wait)
     p.set_defaults(func=cmd_accept)
 
     p = sub.add_parser("audit", help="likely label errors and Cohen's kappa -> reports/label_issues.md")
