@@ -21,9 +21,11 @@ REPORTS := reports
 STAMP := .make/train-options
 SRC := $(shell find src -name '*.py' 2>/dev/null)
 ARTICLES := $(wildcard data/articles/*.txt)
+HTML_OUT := $(REPORTS)/tagged.html
+SHOT_ARTICLE := tests/data/composed_article.txt
 TRAIN_INPUTS := $(INSTALLED) $(LABELS) $(AUTHORED) $(CONFIG) $(SRC) $(ARTICLES) $(STAMP)
 
-.PHONY: help setup validate train eval tag test lint bench audit readme clean FORCE
+.PHONY: help setup validate train eval tag screenshot test lint bench audit readme clean FORCE
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -54,9 +56,13 @@ train: $(MODELS)/manifest.json $(REPORTS)/metrics.json ## the main job: set up, 
 
 eval: $(REPORTS)/metrics.json ## nested evaluation into reports/ and the manifest (only if inputs changed)
 
-tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table] [MODEL=baseline]
-	@test -n "$(FILE)" || { echo "usage: make tag FILE=path/to/article.txt [FORMAT=jsonl|csv|table]" >&2; exit 2; }
-	$(KT) tag $(FILE) --format $(or $(FORMAT),jsonl) --model $(or $(MODEL),auto)
+tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table|html] [OUT=page.html] [MODEL=baseline]
+	@test -n "$(FILE)" || { echo "usage: make tag FILE=path/to/article.txt [FORMAT=jsonl|csv|table|html] [OUT=$(HTML_OUT)]" >&2; exit 2; }
+	$(KT) tag $(FILE) --format $(or $(FORMAT),jsonl) --model $(or $(MODEL),auto) $(if $(filter html,$(FORMAT)),--out $(or $(OUT),$(HTML_OUT)))
+
+screenshot: $(MODELS)/manifest.json ## docs/tagged-article.png: the composed test article's HTML page in headless Chromium
+	$(KT) tag $(SHOT_ARTICLE) --format html --min-score 0.5 --out $(REPORTS)/tagged-article.html
+	$(PY) tests/chromium.py $(REPORTS)/tagged-article.html docs/tagged-article.png --width 900
 
 test: $(INSTALLED) ## run the test suite (offline)
 	$(PY) -m pytest

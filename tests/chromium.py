@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import select
@@ -55,7 +56,7 @@ class Browser:
             os.dup2(from_chrome_w, 4)
 
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
             pass_fds=(3, 4), preexec_fn=wire, stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=self.log)
@@ -157,10 +158,8 @@ class Browser:
         """Close the browser (politely, then by force) and remove its profile."""
         try:
             if self.process.poll() is None:
-                try:
+                with contextlib.suppress(BrowserError):
                     self.call("Browser.close", page=False)
-                except BrowserError:
-                    pass
                 try:
                     self.process.wait(10)
                 except subprocess.TimeoutExpired:
@@ -168,10 +167,8 @@ class Browser:
                     self.process.wait(10)
         finally:
             for fd in (self._to_chrome, self._from_chrome):
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
             self.log.close()
             shutil.rmtree(self.profile, ignore_errors=True)
 

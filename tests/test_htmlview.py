@@ -143,7 +143,7 @@ def test_streamed_pieces_give_the_same_page_as_whole_articles() -> None:
     whole = [(name, text, units_of(name, text)) for name, text in corpus.items()]
     expected = render(whole, None, "baseline", CLASSES, created=WHEN)
     with Page(None, "baseline", CLASSES, created=WHEN) as page:
-        for position, (name, text) in enumerate(page.remember((n, t) for n, t, _ in whole)):
+        for position, (name, _) in enumerate(page.remember((n, t) for n, t, _ in whole)):
             units = whole[position][2]
             for k in range(0, len(units), 7):  # pieces of 7 units, as stream would cut them
                 page.add(position, name, units[k:k + 7], last=k + 7 >= len(units))
@@ -178,7 +178,8 @@ def test_footer_gives_the_evaluations_headline_numbers_from_the_manifest(models:
     headline = {"topic": artifacts.Headline(0.4761, 0.5963, 0.8, 0.0882, None),
                 "stance": artifacts.Headline(0.6229, 0.7339, 0.81, 0.2741, 0.528)}
     info = dataclasses.replace(manifest.models["baseline"], evaluation=headline)
-    evaluated = dataclasses.replace(manifest, models={"baseline": info}, evaluated="2026-12-01T10:00:00+00:00")
+    evaluated = dataclasses.replace(manifest, models={"baseline": info},
+                                    evaluated="2026-12-01T10:00:00+00:00")
     sentence = trust_sentence(evaluated, "baseline")
     assert "27% of stance tags and 40% of topic tags were wrong" in sentence
     assert "stance macro-F1 0.62, accuracy 0.73, best dummy macro-F1 0.27" in sentence
@@ -214,7 +215,8 @@ def test_cli_writes_the_page_atomically_and_reports_bad_inputs(models: Path, tmp
     version = artifacts.read_manifest(models).version_name("baseline")
     assert version in html and "not been evaluated yet" in html
     assert runs["stdout"].code == 0 and runs["stdout"].out.startswith("<!doctype html>")
-    assert runs["stdout"].out.rstrip().endswith("</html>") and "<h2 id=\"a0-h\">stdin</h2>" in runs["stdout"].out
+    assert runs["stdout"].out.rstrip().endswith("</html>")
+    assert '<h2 id="a0-h">stdin</h2>' in runs["stdout"].out
     assert runs["no_model"].code == 1 and not (tmp_path / "never.html").exists()
     assert runs["out_without_html"].code == 2 and "--out is for --format html" in runs["out_without_html"].err
     assert runs["summary"].code == 2 and "drop --summary" in runs["summary"].err
@@ -226,6 +228,7 @@ def test_cli_probs_put_every_class_in_the_title(models: Path, tmp_path: Path) ->
                   "--probs", "--out", out)
     assert run.code == 0, run.describe()
     tagger = load_tagger(models)
-    titles = [a["title"] for t, a in parse(out.read_text(encoding="utf-8")).tags if t == "span" and "data-topic" in a]
+    tags = parse(out.read_text(encoding="utf-8")).tags
+    titles = [a["title"] for t, a in tags if t == "span" and "data-topic" in a]
     assert titles and all(title.startswith("stance: ") and all(c in title for c in tagger.classes["topic"])
                           for title in titles)

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import Browser, executable
 
 from karabakh_tagger.htmlview import CSP
 
-from chromium import Browser, executable
 from conftest import ARTICLES_DIR, DATA, run_many
 
 pytestmark = pytest.mark.skipif(executable() is None, reason="headless Chromium is not installed "

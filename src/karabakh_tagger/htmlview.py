@@ -190,7 +190,8 @@ abbr{text-decoration:none}
  margin-left:.3em;white-space:nowrap;vertical-align:.15em}
 .unc{outline:1px dashed #444;outline-offset:1px;font-style:italic}
 .unc .t{border-style:dashed;background:#fff8c5}
-.g{color:#777}.cc{font:.7em "DejaVu Sans Mono",monospace;border:1px solid #999;padding:0 .2em}.none{font-style:italic}
+.g{color:#777}.none{font-style:italic}
+.cc{font:.7em "DejaVu Sans Mono",monospace;border:1px solid #999;padding:0 .2em}
 .problems{border:2px solid var(--cri);padding:.4rem .7rem;font-size:.85rem;margin:0 0 1rem}
 .problems p,.problems ul{margin:.2rem 0}
 footer{border-top:1px solid #ccc;margin-top:2rem;padding-top:.6rem;font-size:.85rem;color:#333}
