@@ -9,8 +9,8 @@ tagged once with the real model; then, per shape, timed as medians of ``--repeat
   does after tagging), with and without ``--probs`` titles;
 - the CLI end to end, ``tag FILE --format html --out PAGE`` beside ``tag FILE > /dev/null``
   (jsonl), wall time including start-up, model load and tagging;
-- where Chromium is installed, the browser's load of the page (navigation to load event) and the
-  number of unit elements it finds.
+- where Chromium is installed, the browser's load of the page (a new tab, navigation, up to the
+  load event) and the number of unit elements it finds.
 
 Run from the repository root (``make bench`` runs it as below)::
 
@@ -71,8 +71,10 @@ def render_once(inputs: list[tuple[str, str]], tagged: list[list[Any]], tagger: 
 
 def cli_seconds(args: list[str], models: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "karabakh_tagger.cli", "tag", *args, "--models", str(models)],
-                   check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+    command = [sys.executable, "-m", "karabakh_tagger.cli", "tag", *args, "--models", str(models)]
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"tag {' '.join(args)} failed ({done.returncode}): {done.stderr.decode()}")
     return time.perf_counter() - start
 
 

@@ -199,6 +199,8 @@ def test_cli_writes_the_page_atomically_and_reports_bad_inputs(models: Path, tmp
                   "--out", out, "--min-score", "0.5"], None),
         "stdout": (["tag", "-", *common], (DATA / "composed_article.txt").read_bytes()),
         "jsonl": (["tag", DATA / "composed_article.txt", hostile, "--models", models], None),
+        "jobs2": (["tag", ARTICLES_DIR, *common, "--jobs", "2"], None),
+        "jobs1": (["tag", ARTICLES_DIR, *common], None),
         "no_model": (["tag", hostile, "--format", "html", "--out", tmp_path / "never.html",
                       "--models", tmp_path / "none"], None),
         "out_without_html": (["tag", hostile, "--out", tmp_path / "x.html", "--models", models], None),
@@ -217,6 +219,8 @@ def test_cli_writes_the_page_atomically_and_reports_bad_inputs(models: Path, tmp
     assert runs["stdout"].code == 0 and runs["stdout"].out.startswith("<!doctype html>")
     assert runs["stdout"].out.rstrip().endswith("</html>")
     assert '<h2 id="a0-h">stdin</h2>' in runs["stdout"].out
+    stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")  # the time the page was written
+    assert stamp.sub("", runs["jobs2"].out) == stamp.sub("", runs["jobs1"].out)
     assert runs["no_model"].code == 1 and not (tmp_path / "never.html").exists()
     assert runs["out_without_html"].code == 2 and "--out is for --format html" in runs["out_without_html"].err
     assert runs["summary"].code == 2 and "drop --summary" in runs["summary"].err

@@ -317,7 +317,7 @@ class Page:
                 f'<meta name="referrer" content="no-referrer">\n'
                 f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
                 f'<meta name="generator" content="karabakh-tagger {attr(__version__)}">\n'
-                f'<title>{esc(self._title())}</title>\n<style>{CSS}</style>\n</head>\n<body>\n')
+                f'<title>{attr(self._title())}</title>\n<style>{CSS}</style>\n</head>\n<body>\n')
 
     def _legend(self) -> str:
         samples = "".join(f'<span class="u s-{_slug(s)}"><span class="k">{SYMBOLS.get(s, "•")}</span>'
