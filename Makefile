@@ -21,9 +21,11 @@ REPORTS := reports
 STAMP := .make/train-options
 SRC := $(shell find src -name '*.py' 2>/dev/null)
 ARTICLES := $(wildcard data/articles/*.txt)
+HTML_OUT := $(REPORTS)/tagged.html
+SHOT_ARTICLE := tests/data/composed_article.txt
 TRAIN_INPUTS := $(INSTALLED) $(LABELS) $(AUTHORED) $(CONFIG) $(SRC) $(ARTICLES) $(STAMP)
 
-.PHONY: help setup validate train eval finetune tag test lint bench audit readme clean FORCE
+.PHONY: help setup validate train eval finetune tag screenshot test lint bench audit readme clean FORCE
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,9 +62,13 @@ eval: $(REPORTS)/metrics.json ## nested evaluation into reports/ and the manifes
 finetune: $(REPORTS)/metrics.json ## fine-tune MiniLM end to end (minutes), evaluate it and add it to models/ and the report
 	$(KT) finetune --config $(CONFIG) $(SET_ARGS) --models $(MODELS) --out $(REPORTS)
 
-tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table] [MODEL=baseline]
-	@test -n "$(FILE)" || { echo "usage: make tag FILE=path/to/article.txt [FORMAT=jsonl|csv|table]" >&2; exit 2; }
-	$(KT) tag $(FILE) --format $(or $(FORMAT),jsonl) --model $(or $(MODEL),auto)
+tag: $(MODELS)/manifest.json ## tag an article: make tag FILE=path/to/article.txt [FORMAT=table|html] [OUT=page.html] [MODEL=baseline]
+	@test -n "$(FILE)" || { echo "usage: make tag FILE=path/to/article.txt [FORMAT=jsonl|csv|table|html] [OUT=$(HTML_OUT)]" >&2; exit 2; }
+	$(KT) tag $(FILE) --format $(or $(FORMAT),jsonl) --model $(or $(MODEL),auto) $(if $(filter html,$(FORMAT)),--out $(or $(OUT),$(HTML_OUT)))
+
+screenshot: $(MODELS)/manifest.json ## docs/tagged-article.png: the composed test article's HTML page in headless Chromium
+	$(KT) tag $(SHOT_ARTICLE) --format html --min-score 0.5 --out $(REPORTS)/tagged-article.html
+	$(PY) tests/chromium.py $(REPORTS)/tagged-article.html docs/tagged-article.png --width 900
 
 test: $(INSTALLED) ## run the test suite (offline)
 	$(PY) -m pytest
@@ -70,8 +76,9 @@ test: $(INSTALLED) ## run the test suite (offline)
 lint: $(INSTALLED) ## ruff over src, tests and benchmarks
 	$(VENV)/bin/ruff check src tests benchmarks
 
-bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, reports/bench.json, reports/quality.md)
+bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, reports/bench.json, reports/quality.md, reports/html_page.md)
 	$(PY) benchmarks/bench.py --models $(MODELS) --out $(REPORTS)/bench.md
+	$(PY) benchmarks/html_page.py --models $(MODELS) --out $(REPORTS)/html_page.md
 	$(PY) benchmarks/quality.py --out $(REPORTS)/quality.md
 
 audit: $(REPORTS)/metrics.json ## likely label errors and annotator agreement -> reports/label_issues.md

@@ -288,6 +288,10 @@ def _check_tag_options(args: argparse.Namespace) -> None:
             raise UsageError(f"--encoding: unknown text encoding {args.encoding!r}") from None
         except UnicodeDecodeError:
             pass
+    if args.format == "html" and args.summary:
+        raise UsageError("--format html already has a summary per article; drop --summary")
+    if args.out is not None and args.format != "html":
+        raise UsageError("--out is for --format html; the other formats stream to stdout")
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
@@ -311,6 +315,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
     writer = Writer(sys.stdout, args.format, args.probs, args.min_score, tagger.classes)
     articles = iter_articles(args.paths, args.encoding, error, _err)
+    if args.format == "html":
+        return _tag_html(args, tagger, articles, failed)
     topics: Counter[str] = Counter()
     stances: Counter[str] = Counter()
     with tqdm(desc="tagging", unit=" article", file=sys.stderr,
@@ -326,6 +332,32 @@ def cmd_tag(args: argparse.Namespace) -> int:
                 if args.summary:
                     writer.summary(name, topics, stances)
                     topics, stances = Counter(), Counter()
+    return EXIT_INPUT if failed else EXIT_OK
+
+
+def _tag_html(args: argparse.Namespace, tagger: Any, articles: Any, failed: list[str]) -> int:
+    """The HTML page of the tagged articles, written whole at the end (to --out atomically, or stdout)."""
+    from karabakh_tagger.files import atomic_write
+    from karabakh_tagger.htmlview import Page
+    from karabakh_tagger.tag import stream
+
+    with Page(tagger.manifest, tagger.model, tagger.classes, args.min_score) as page:
+        for position, name, units, last in stream(tagger, page.remember(articles), jobs=args.jobs,
+                                                  probs=args.probs):
+            page.add(position, name, units, last)
+        page.problems = [message.removeprefix("error: ") for message in failed]
+        if args.out is None:
+            sys.stdout.flush()
+            page.write(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            def write(tmp: Path) -> None:
+                with tmp.open("wb") as handle:
+                    page.write(handle)
+
+            atomic_write(args.out, write)
+            _err(f"wrote {args.out}: {len(page.articles)} article(s), "
+                 f"{sum(a.units for a in page.articles)} units")
     return EXIT_INPUT if failed else EXIT_OK
 
 
@@ -641,8 +673,10 @@ def build_parser() -> argparse.ArgumentParser:
                               "130 interrupted, 143 terminated.")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="a text file, a directory (every *.txt in it, sorted) or - for stdin")
-    p.add_argument("--format", choices=("jsonl", "csv", "table"), default="jsonl",
-                   help="output format (default jsonl)")
+    p.add_argument("--format", choices=("jsonl", "csv", "table", "html"), default="jsonl",
+                   help="output format (default jsonl); html is one self-contained page, see --out")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="with --format html: write the page to FILE, all or nothing (default stdout)")
     p.add_argument("--probs", action="store_true", help="add every class's probability")
     p.add_argument("--summary", action="store_true",
                    help="per article: units per topic and stance, critical vs supportive share")
@@ -667,7 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=float, metavar="X",
                    help='add "uncertain" to every row: true where the topic score is below X')
     _add_model_arg(p)
-    p.set_defaults(func=cmd_classify, jobs=1, encoding=None)
+    p.set_defaults(func=cmd_classify, jobs=1, encoding=None, summary=False, out=None)
 
     wait = {"type": float, "default": 60.0, "metavar": "SECONDS",
             "help": "wait this long for another run that holds the lock, then give up changing "
