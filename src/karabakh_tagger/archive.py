@@ -593,7 +593,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None,
 
     dashboard = importlib.util.find_spec("bokeh") is not None
     with LocalCluster(n_workers=workers or cpu_count(), threads_per_worker=1, processes=True,
-                      dashboard_address=":0" if dashboard else None, silence_logs=logging.ERROR) as local, \
+                      dashboard_address=":0", silence_logs=logging.ERROR) as local, \
             Client(local) as client:
         if dashboard:
             log(f"dashboard: {client.dashboard_link}")
@@ -634,10 +634,10 @@ def tag_archive(inputs: Sequence[str], out_dir: str | Path, client: Client | Non
         skipped = {p.name: records[p.name] for p in parts
                    if not overwrite and _done(p, records.get(p.name), out, ref)}
         todo = [p for p in parts if p.name not in skipped]
+        on_start(len(todo), len(skipped))
         for record in skipped.values():
             for problem in record.problems:
                 on_problem(problem)
-        on_start(len(todo), len(skipped))
         results: dict[str, PartResult] = {}
         if todo:
             with contextlib.ExitStack() as stack:
