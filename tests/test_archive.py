@@ -9,6 +9,7 @@ is tampered with.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -26,7 +27,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from karabakh_tagger import archive
-from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.summary import render, summarize
 
@@ -156,7 +156,8 @@ def test_rows_equal_those_of_tag_in_every_input_format(kind: str, inputs: dict[s
     if kind != "txt":  # the article columns are carried onto each of its units
         meta = {r["id"]: r for r in _records()}
         for row in rows:
-            assert {c: row[c] for c in archive.CARRIED} == {c: meta[row["article"]][c] for c in archive.CARRIED}
+            given = meta[row["article"]]
+            assert {c: row[c] for c in archive.CARRIED} == {c: given[c] for c in archive.CARRIED}
     else:
         assert {r["source"] for r in rows} == {str(inputs["txt"] / f"{s}.txt") for s in _articles()}
     run = _run_json(out)
@@ -258,13 +259,14 @@ def test_resume_redoes_a_changed_input_and_overwrite_redoes_all(inputs: dict[str
     fewer = archive.tag_archive([str(folder)], out, client, models_dir=models, partition_size=3)
     assert (fewer.tagged, fewer.partitions) == (2, 2)
     assert sorted(p.name for p in out.glob("part-*")) == ["part-00000.parquet", "part-00001.parquet"]
-    assert sorted(p.name for p in (out / archive.PARTS_DIR).iterdir()) == ["part-00000.json", "part-00001.json"]
+    records = sorted(p.name for p in (out / archive.PARTS_DIR).iterdir())
+    assert records == ["part-00000.json", "part-00001.json"]
 
 
 # --- faults ------------------------------------------------------------------------------------
 
-def test_a_killed_worker_gives_complete_output_without_duplicates(models: Path, tag_rows: list[dict[str, Any]],
-                                                                  client: Any, tmp_path: Path) -> None:
+def test_a_killed_worker_gives_complete_output_without_duplicates(
+        models: Path, tag_rows: list[dict[str, Any]], client: Any, tmp_path: Path) -> None:
     copies = 20
     source = _write_jsonl(tmp_path / "many.jsonl", _records(copies))
     pids = client.run(_pid)
@@ -315,10 +317,11 @@ def test_bad_partitions_and_rows_are_reported_and_the_rest_completes(inputs: dic
     assert run.code == 1, run.describe()
     failures = _run_json(out)["failures"]
     where = [(f["partition"], f["source"], f["row"]) for f in failures]
-    assert where == [(None, str(tmp_path / "garbage.parquet"), None), (None, str(tmp_path / "missing.jsonl"), None),
-                     ("part-00001", str(tmp_path / "news.jsonl"), 4), ("part-00001", str(tmp_path / "news.jsonl"), 5),
-                     ("part-00001", str(tmp_path / "news.jsonl"), 6), ("part-00003", str(tmp_path / "more.parquet"), 4),
-                     ("part-00005", str(damaged), None)]
+    news, more = str(tmp_path / "news.jsonl"), str(tmp_path / "more.parquet")
+    assert where == [(None, str(tmp_path / "garbage.parquet"), None),
+                     (None, str(tmp_path / "missing.jsonl"), None),
+                     ("part-00001", news, 4), ("part-00001", news, 5), ("part-00001", news, 6),
+                     ("part-00003", more, 4), ("part-00005", str(damaged), None)]
     reasons = [f["reason"] for f in failures]
     assert reasons[0].startswith("not a readable Parquet file") and reasons[1] == "no such file or folder"
     assert reasons[2].startswith("not valid JSON") and reasons[3] == "no 'text' (missing or null)"
@@ -349,7 +352,7 @@ def test_a_model_that_fails_verification_stops_the_run_before_any_partition(
     for run in runs.values():
         assert run.code == 1, run.describe()
         assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.describe()
-    assert "fast.npz does not match" in runs["scheduler"].err and "fast.npz does not match" in runs["local"].err
+    assert all("fast.npz does not match" in runs[name].err for name in ("scheduler", "local"))
     assert "no trained model here" in runs["none"].err
     assert not out.exists()
 
@@ -374,7 +377,8 @@ def test_usage_and_output_folder_errors(inputs: dict[str, Path], models: Path, t
                   "tcp://127.0.0.1:1"), None),
         "summarize": (("summarize", tmp_path / "nothing"), None)})
     assert runs["foreign"].code == 1 and runs["foreign"].err_lines == [
-        f"error: {foreign}: not empty and not a tag-archive output (no _run.json); choose an empty or new folder"]
+        f"error: {foreign}: not empty and not a tag-archive output (no _run.json); choose an empty or new "
+        "folder"]
     assert (foreign / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert runs["size"].code == 2 and runs["both"].code == 2
     assert runs["summarize"].code == 1 and len(runs["summarize"].err_lines) == 1
@@ -392,7 +396,7 @@ def test_jsonl_ranges_cover_every_line_once(ending: bytes, size: int, tmp_path: 
     ranges = list(archive._jsonl_ranges(path, size))
     data = path.read_bytes()
     assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
-    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
     assert [r[2] for r in ranges] == list(range(1, 12, size))
     assert sum(r[3] for r in ranges) == 11
     for start, stop, _, n in ranges:
@@ -400,7 +404,8 @@ def test_jsonl_ranges_cover_every_line_once(ending: bytes, size: int, tmp_path: 
 
 
 def test_parquet_partitions_read_back_every_row_once(tmp_path: Path) -> None:
-    rows = [{"id": f"a{i}", "text": f"Sentence number {i}.", "outlet": None if i % 4 else "X"} for i in range(23)]
+    rows = [{"id": f"a{i}", "text": f"Sentence number {i}.", "outlet": None if i % 4 else "X"}
+            for i in range(23)]
     path = _write_parquet(tmp_path / "a.parquet", rows, group=5)
     options = archive.Options()
     for size in (1, 4, 5, 6, 23, 50):

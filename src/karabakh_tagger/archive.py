@@ -218,7 +218,8 @@ def plan(inputs: Sequence[str], options: Options, partition_size: int
                 problems.append(Problem(None, raw, None, f"cannot be read ({err.strerror})"))
                 continue
             parts.append(Partition(name(), "txt", raw, tuple(str(f.resolve()) for f in chunk),
-                                   tuple(str(f) for f in chunk), k, k + len(chunk), k + 1, len(chunk), (), key))
+                                   tuple(str(f) for f in chunk), k, k + len(chunk), k + 1, len(chunk), (),
+                                   key))
         for f in files:
             suffix = f.suffix.lower()
             try:
