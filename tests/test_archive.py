@@ -454,3 +454,31 @@ def test_summarize_counts_match_the_rows(inputs: dict[str, Path], models: Path, 
     assert summarize(out).by == "outlet"  # auto: three outlets
     text = render(summarize(out, "outlet"))
     assert "not labels" in text and _run_json(out)["model"]["version"] in text
+
+
+def test_txt_files_that_tag_refuses_are_reported_per_file(inputs: dict[str, Path], models: Path,
+                                                          tag_rows: list[dict[str, Any]], client: Any,
+                                                          tmp_path: Path) -> None:
+    folder = tmp_path / "txt"
+    folder.mkdir()
+    for path in sorted(inputs["txt"].glob("*.txt"))[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    (folder / "x1_binary.txt").write_bytes(b"GIF89a\x01\x00\x00\x00;" * 20)
+    (folder / "x2_latin1.txt").write_bytes("Café owners said the deal raised questions.\n".encode("latin-1"))
+    (folder / "x3_empty.txt").write_bytes(b"")
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    notes: list[str] = []
+    summary = archive.tag_archive([str(folder), str(tmp_path / "empty.jsonl")], tmp_path / "out", client,
+                                  models_dir=models, partition_size=10, log=notes.append)
+    assert [(p.partition, Path(p.source).name, p.row) for p in summary.problems] == [
+        ("part-00000", "x1_binary.txt", None), ("part-00000", "x2_latin1.txt", None),
+        ("part-00000", "x3_empty.txt", None)]
+    assert [p.reason for p in summary.problems] == [
+        "not a text file (it contains NUL bytes)",
+        "not UTF-8 (invalid byte at 3); pass --encoding, for example --encoding latin-1", "no text (empty)"]
+    assert notes == [f"warning: {tmp_path / 'empty.jsonl'}: empty; no articles"]
+    first_two = {p.stem for p in sorted(inputs["txt"].glob("*.txt"))[:2]}
+    assert _tag_fields(_rows(tmp_path / "out")) == [r for r in tag_rows if r["article"] in first_two]
+    latin = archive.tag_archive([str(folder / "x2_latin1.txt")], tmp_path / "latin", client, models_dir=models,
+                                encoding="latin-1")
+    assert latin.ok and _rows(tmp_path / "latin")[0]["text"].startswith("Café")

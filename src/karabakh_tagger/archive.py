@@ -195,10 +195,10 @@ def _expand(raw: str) -> tuple[list[Path], Problem | None]:
                        "not a regular file")
 
 
-def plan(inputs: Sequence[str], options: Options, partition_size: int
-         ) -> tuple[list[Partition], list[Problem]]:
+def plan(inputs: Sequence[str], options: Options, partition_size: int,
+         warn: Callable[[str], None] = lambda m: None) -> tuple[list[Partition], list[Problem]]:
     """Partitions of at most ``partition_size`` articles over every input, in input order, and
-    the inputs that cannot be read at all."""
+    the inputs that cannot be read at all. A JSONL or Parquet file without rows only warns."""
     parts: list[Partition] = []
     problems: list[Problem] = []
 
@@ -221,7 +221,7 @@ def plan(inputs: Sequence[str], options: Options, partition_size: int
                                    tuple(str(f) for f in chunk), k, k + len(chunk), k + 1, len(chunk), (),
                                    key))
         for f in files:
-            suffix = f.suffix.lower()
+            suffix, before = f.suffix.lower(), len(parts)
             try:
                 if suffix in JSONL_SUFFIXES:
                     for start, stop, first, rows in _jsonl_ranges(f, partition_size):
@@ -237,6 +237,9 @@ def plan(inputs: Sequence[str], options: Options, partition_size: int
                                                _key("parquet", [f.resolve()], start, stop, options)))
                 elif suffix not in TXT_SUFFIXES:
                     problems.append(Problem(None, str(f), None, "not a .txt, .jsonl or .parquet file"))
+                    continue
+                if suffix not in TXT_SUFFIXES and len(parts) == before:
+                    warn(f"warning: {f}: empty; no articles")
             except InputError as err:
                 problems.append(Problem(None, str(f), None, str(err)))
             except OSError as err:
@@ -479,10 +482,11 @@ def tag_partition(part: Partition, ref: ModelRef, options: Options, out_dir: str
     return result
 
 
-def worker_check(models_dir: str) -> dict[str, Any]:
-    """What the client asks each worker before a run: its version, and whether it sees the models."""
+def worker_check(models_dir: str, out_dir: str) -> dict[str, Any]:
+    """What the client asks each worker before a run: its version, and whether it sees the model
+    folder and the output folder the client locked."""
     return {"version": __version__, "models": os.path.isfile(os.path.join(models_dir, "manifest.json")),
-            "host": socket.gethostname()}
+            "out": os.path.isfile(os.path.join(out_dir, LOCK_FILE)), "host": socket.gethostname()}
 
 
 # --- the client side ---------------------------------------------------------------------------
@@ -554,11 +558,12 @@ def model_ref(models_dir: Path, model: str) -> ModelRef:
     return ModelRef(str(models_dir.resolve()), family, sha, manifest)
 
 
-def _preflight(client: Client, ref: ModelRef) -> int:
-    """Every worker runs this package's version and sees the model folder; returns the threads."""
+def _preflight(client: Client, ref: ModelRef, out: Path) -> int:
+    """Every worker runs this package's version and sees the model and output folders; returns the
+    number of worker threads."""
     try:
         client.wait_for_workers(1, timeout=60)
-        checks = client.run(worker_check, ref.models_dir)
+        checks = client.run(worker_check, ref.models_dir, str(out.resolve()))
     except Exception as err:
         raise InputError(f"the cluster's workers cannot run karabakh-tagger ({type(err).__name__}: "
                          f"{_first_line(err)}); install the same version on every worker") from None
@@ -566,9 +571,10 @@ def _preflight(client: Client, ref: ModelRef) -> int:
         if check["version"] != __version__:
             raise InputError(f"worker {address} runs karabakh-tagger {check['version']}, this client "
                              f"{__version__}; install the same version everywhere")
-        if not check["models"]:
-            raise InputError(f"worker {address} ({check['host']}) does not see {ref.models_dir}; inputs, "
-                             "models and --out must be on a file system every worker shares")
+        for what, path in (("models", ref.models_dir), ("out", str(out.resolve()))):
+            if not check[what]:
+                raise InputError(f"worker {address} ({check['host']}) does not see {path}; inputs, models "
+                                 "and --out must be on a file system every worker shares")
     return sum(client.nthreads().values()) or 1
 
 
@@ -584,7 +590,7 @@ def cluster(workers: int | None = None, scheduler: str | None = None,
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout=30)
+            client = Client(scheduler, timeout=15)
         except (OSError, TimeoutError) as err:
             raise InputError(f"cannot reach the Dask scheduler at {scheduler} ({_first_line(err)})") from None
         with client:
@@ -626,7 +632,7 @@ def tag_archive(inputs: Sequence[str], out_dir: str | Path, client: Client | Non
     out = Path(out_dir)
     _check_out(out)
     options = Options(text_column, id_column, encoding, fmt)
-    parts, problems = plan(inputs, options, partition_size)
+    parts, problems = plan(inputs, options, partition_size, log)
     for problem in problems:
         on_problem(problem)
     with _locked(out):
@@ -658,7 +664,7 @@ def _run(client: Client, todo: list[Partition], ref: ModelRef, options: Options,
     """Submit the partitions, a bounded window at a time, and collect their results as they come."""
     from distributed import as_completed
 
-    window = max(8, 4 * _preflight(client, ref))
+    window = max(8, 4 * _preflight(client, ref, out))
     pending = iter(todo)
     by_future: dict[Future, Partition] = {}
     results: dict[str, PartResult] = {}
