@@ -479,6 +479,6 @@ def test_txt_files_that_tag_refuses_are_reported_per_file(inputs: dict[str, Path
     assert notes == [f"warning: {tmp_path / 'empty.jsonl'}: empty; no articles"]
     first_two = {p.stem for p in sorted(inputs["txt"].glob("*.txt"))[:2]}
     assert _tag_fields(_rows(tmp_path / "out")) == [r for r in tag_rows if r["article"] in first_two]
-    latin = archive.tag_archive([str(folder / "x2_latin1.txt")], tmp_path / "latin", client, models_dir=models,
-                                encoding="latin-1")
+    latin = archive.tag_archive([str(folder / "x2_latin1.txt")], tmp_path / "latin", client,
+                                models_dir=models, encoding="latin-1")
     assert latin.ok and _rows(tmp_path / "latin")[0]["text"].startswith("Café")
