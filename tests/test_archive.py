@@ -340,7 +340,7 @@ def test_bad_partitions_and_rows_are_reported_and_the_rest_completes(inputs: dic
 
 
 def test_a_model_that_fails_verification_stops_the_run_before_any_partition(
-        inputs: dict[str, Path], models_copy: Path, client: Any, tmp_path: Path) -> None:
+        inputs: dict[str, Path], models: Path, models_copy: Path, client: Any, tmp_path: Path) -> None:
     with (models_copy / "fast.npz").open("ab") as handle:
         handle.write(b"\0")
     out = tmp_path / "out"
@@ -348,12 +348,15 @@ def test_a_model_that_fails_verification_stops_the_run_before_any_partition(
         "scheduler": (("tag-archive", inputs["txt"], "--out", out, "--models", models_copy, "--scheduler",
                        client.scheduler.address), None),
         "local": (("tag-archive", inputs["txt"], "--out", out, "--models", models_copy), None),
-        "none": (("tag-archive", inputs["txt"], "--out", out, "--models", tmp_path / "never"), None)})
+        "none": (("tag-archive", inputs["txt"], "--out", out, "--models", tmp_path / "never"), None),
+        "family": (("tag-archive", inputs["txt"], "--out", out, "--models", models, "--model", "nosuch",
+                    "--scheduler", client.scheduler.address), None)})
     for run in runs.values():
         assert run.code == 1, run.describe()
         assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.describe()
     assert all("fast.npz does not match" in runs[name].err for name in ("scheduler", "local"))
     assert "no trained model here" in runs["none"].err
+    assert "no nosuch model in this folder" in runs["family"].err
     assert not out.exists()
 
 
@@ -454,6 +457,15 @@ def test_summarize_counts_match_the_rows(inputs: dict[str, Path], models: Path, 
     assert summarize(out).by == "outlet"  # auto: three outlets
     text = render(summarize(out, "outlet"))
     assert "not labels" in text and _run_json(out)["model"]["version"] in text
+    assert "it was not evaluated" in text  # the tiny test models never were
+    run = _run_json(out)
+    run["model"]["evaluation"] = {task: {"loao_macro_f1": score, "loao_accuracy": 0.7, "lobo_macro_f1": 0.8,
+                                         "best_dummy_loao_macro_f1": 0.1, "f_avg": None}
+                                  for task, score in (("topic", 0.476), ("stance", 0.623))}
+    (out / archive.RUN_FILE).write_text(json.dumps(run), encoding="utf-8")
+    assert "0.48 for topic and 0.62 for stance" in summarize(out).caveat
+    (out / archive.RUN_FILE).unlink()
+    assert "did not finish" in render(summarize(out))
 
 
 def test_txt_files_that_tag_refuses_are_reported_per_file(inputs: dict[str, Path], models: Path,
