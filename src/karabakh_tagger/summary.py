@@ -243,7 +243,8 @@ def write_chart(summary: Summary, path: Path) -> None:
             ax.barh(position, shares, left=bottom, color=colours.get(stance), label=stance, height=0.75)
         bottom = [b + s for b, s in zip(bottom, shares, strict=True)]
     if timeline:
-        ax.set_xticks(position, names, rotation=60, ha="right", fontsize=8)
+        ax.set_xticks(position, [f"{name} ({g.units:,})" for name, g in zip(names, groups, strict=True)],
+                      rotation=60, ha="right", fontsize=8)
         ax.set_ylabel("share of units")
         ax.set_ylim(0, 1)
     else:
@@ -253,8 +254,8 @@ def write_chart(summary: Summary, path: Path) -> None:
         ax.set_xlabel("share of units")
         ax.set_xlim(0, 1)
     ax.set_title(f"Stance share per {summary.by} ({summary.total.units:,} units)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22 if timeline else -0.12), ncol=3, frameon=False)
-    fig.text(0.01, 0.01, textwrap.fill(summary.caveat, 150), fontsize=7, va="bottom")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.text(0.01, 0.01, textwrap.fill(summary.caveat, int(size[0] * 15)), fontsize=7, va="bottom")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
