@@ -76,8 +76,9 @@ test: $(INSTALLED) ## run the test suite (offline)
 lint: $(INSTALLED) ## ruff over src, tests and benchmarks
 	$(VENV)/bin/ruff check src tests benchmarks
 
-bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, reports/bench.json, reports/quality.md, reports/html_page.md)
+bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, bench.json, archive.md, html_page.md, quality.md)
 	$(PY) benchmarks/bench.py --models $(MODELS) --out $(REPORTS)/bench.md
+	$(PY) benchmarks/archive.py --models $(MODELS) --out $(REPORTS)/archive.md
 	$(PY) benchmarks/html_page.py --models $(MODELS) --out $(REPORTS)/html_page.md
 	$(PY) benchmarks/quality.py --out $(REPORTS)/quality.md
 

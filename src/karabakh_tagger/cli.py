@@ -383,6 +383,97 @@ def cmd_classify(args: argparse.Namespace) -> int:
                                  p.stance_score, p.topic_probs, p.stance_probs)
                       for (line, _), p in zip(chunk, predictions, strict=True)])
     return EXIT_INPUT if failed else EXIT_OK
+# --- tag-archive and summarize -----------------------------------------------------------------
+
+def _check_archive_options(args: argparse.Namespace) -> None:
+    import codecs
+
+    from karabakh_tagger.tag import cpu_count
+
+    if args.partition_size < 1:
+        raise UsageError("--partition-size must be at least 1")
+    if args.workers is not None and args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    if args.workers is not None and args.workers > cpu_count():
+        _err(f"note: --workers {args.workers} capped at {cpu_count()}, the number of CPUs "
+             "(use --scheduler for more)")
+        args.workers = cpu_count()
+    if args.encoding is not None:
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise UsageError(f"--encoding: unknown text encoding {args.encoding!r}") from None
+
+
+def cmd_tag_archive(args: argparse.Namespace) -> int:
+    """Tag an archive on a Dask cluster into one Parquet (or JSONL) file per partition."""
+    import time
+
+    from tqdm import tqdm
+
+    from karabakh_tagger.archive import tag_archive
+
+    _check_archive_options(args)
+    state: dict[str, Any] = {"bar": None, "articles": 0, "units": 0, "since": time.perf_counter()}
+
+    def say(line: str) -> None:
+        if state["bar"] is not None:
+            state["bar"].write(line, file=sys.stderr)
+        else:
+            _err(line)
+
+    def on_start(todo: int, skipped: int) -> None:
+        if skipped:
+            say(f"resuming: {skipped} partition(s) already done, {todo} to tag")
+        state["bar"] = tqdm(total=todo, desc="tagging", unit=" partition", file=sys.stderr,
+                            disable=not sys.stderr.isatty())
+        state["since"] = time.perf_counter()
+
+    def on_partition(result: Any) -> None:
+        state["articles"] += result.articles
+        state["units"] += result.units
+        seconds = max(1e-9, time.perf_counter() - state["since"])
+        state["bar"].set_postfix_str(f"{state['articles'] / seconds:,.0f} articles/s, "
+                                     f"{state['units'] / seconds:,.0f} units/s", refresh=False)
+        state["bar"].update()
+
+    try:
+        summary = tag_archive(args.inputs, args.out, models_dir=args.models, model=args.model,
+                              partition_size=args.partition_size, fmt=args.format,
+                              text_column=args.text_column, id_column=args.id_column,
+                              encoding=args.encoding, overwrite=args.overwrite, workers=args.workers,
+                              scheduler=args.scheduler, on_problem=lambda p: say(p.line()),
+                              on_partition=on_partition, on_start=on_start, log=say)
+    finally:
+        if state["bar"] is not None:
+            state["bar"].close()
+    print(f"{summary.articles:,} articles, {summary.units:,} units in {summary.partitions} partition(s) "
+          f"({summary.tagged} tagged, {summary.skipped} already done, {summary.failed} failed) -> "
+          f"{summary.out_dir}/ in {summary.seconds:.1f} s; model {summary.model}")
+    if summary.problems:
+        _err(f"{len(summary.problems)} problem(s), listed in {summary.run_file}")
+        return EXIT_INPUT
+    return EXIT_OK
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    """Units per topic and stance share per outlet, day or article of a tag-archive output."""
+    from karabakh_tagger.files import atomic_write_text
+    from karabakh_tagger.summary import default_chart, render, summarize, write_chart
+
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    summary = summarize(args.dir, args.by, args.limit)
+    chart = args.out.with_suffix(".png") if args.out else default_chart(args.dir)
+    if summary.total.units:
+        write_chart(summary, chart)
+    text = render(summary, chart if args.out and summary.total.units else None)
+    print(text, end="")
+    if args.out:
+        atomic_write_text(args.out, text)
+    _err(f"wrote {chart}" + (f" and {args.out}" if args.out else "") if summary.total.units
+         else "no units: no chart written")
+    return EXIT_OK
 
 
 # --- the annotation loop -----------------------------------------------------------------------
@@ -706,6 +797,46 @@ def build_parser() -> argparse.ArgumentParser:
     wait = {"type": float, "default": 60.0, "metavar": "SECONDS",
             "help": "wait this long for another run that holds the lock, then give up changing "
                     "nothing (default 60)"}
+    p = sub.add_parser("tag-archive", help="tag a news archive on a Dask cluster (partitioned, resumable)",
+                       description="Tag every article of folders of *.txt, JSON-lines or Parquet files on a "
+                                   "Dask cluster into one Parquet (or JSONL) file per partition, and "
+                                   "_run.json. A rerun skips the partitions already done.",
+                       epilog="Exit codes: 0 ok, 1 an input, partition or article could not be tagged (the "
+                              "others were; see _run.json) or the model failed verification, 2 usage "
+                              "error, 130 interrupted, 143 terminated.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="a folder of *.txt (one article each), a .jsonl or .parquet file, or a glob")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    _add_model_arg(p)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, metavar="N",
+                       help="start a LocalCluster of N worker processes (default: every CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run on an existing Dask cluster, e.g. tcp://host:8786 (starts none)")
+    p.add_argument("--partition-size", type=int, default=500, metavar="N",
+                   help="articles per partition (default 500)")
+    p.add_argument("--format", choices=("parquet", "jsonl"), default="parquet",
+                   help="output file format (default parquet)")
+    p.add_argument("--text-column", default="text", metavar="NAME",
+                   help="JSONL/Parquet: the column holding the article text (default text)")
+    p.add_argument("--id-column", default="id", metavar="NAME",
+                   help="JSONL/Parquet: the column naming the article (default id)")
+    p.add_argument("--encoding", help="decode *.txt inputs with this encoding instead of UTF-8")
+    p.add_argument("--overwrite", action="store_true", help="redo every partition, even those done")
+    p.set_defaults(func=cmd_tag_archive)
+
+    p = sub.add_parser("summarize", help="table and chart of a tag-archive output",
+                       description="Units per topic and stance share per outlet, day or article of a "
+                                   "tag-archive output folder; a PNG chart beside --out (or in DIR).")
+    p.add_argument("dir", type=Path, metavar="DIR", help="a tag-archive output folder")
+    p.add_argument("--by", choices=("auto", "outlet", "date", "article"), default="auto",
+                   help="group by outlet, day (month past 120 days) or article; auto: outlet when there "
+                        "are two or more, else date when present, else article")
+    p.add_argument("--out", type=Path, help="also write the Markdown here and the chart beside it (.png)")
+    p.add_argument("--limit", type=int, default=40, metavar="N",
+                   help="outlets or articles listed (the largest N; default 40)")
+    p.set_defaults(func=cmd_summarize)
+
     p = sub.add_parser("annotate", help="draft labels for new articles with the model",
                        description="Copy each new article byte for byte into the article folder (id "
                                    "NNN_<sha256 prefix>, allocated under the folder's lock) and write "
