@@ -315,15 +315,28 @@ def _file_infos(folder: Path, names: Sequence[str]) -> dict[str, FileInfo]:
                            (folder / name).stat().st_size) for name in names}
 
 
+@contextlib.contextmanager
+def _new_set(target: Path) -> Iterator[Path]:
+    """A temporary folder beside ``target`` that becomes ``target`` by rename when the block ends
+    well, and is removed when it does not (a killed process's folder is removed by the next save)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(target)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-{os.getpid()}-"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        _swap_in(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save(trained: Sequence[TrainedFamily], out_dir: Path, provenance: Provenance) -> Manifest:
     """Write every trained family, the manifest and the model card; swap the set in as a whole."""
     from karabakh_tagger.card import model_card
 
     _check_target(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(out_dir)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.tmp-{os.getpid()}-"))
-    try:
+    with _new_set(out_dir) as tmp:
         models = {t.family: _SAVERS[t.family](t, tmp, provenance.texts) for t in trained}
         names = [name for m in models.values() for name in m.files.values()]
         sources, loaded = provenance.data, provenance.config
@@ -336,11 +349,6 @@ def save(trained: Sequence[TrainedFamily], out_dir: Path, provenance: Provenance
             labels={task: tuple(names_) for task, names_ in TASKS.items()}, models=models,
             recommended=None, evaluated=None, files=_file_infos(tmp, names))
         _write_manifest(tmp, manifest, model_card)
-        os.chmod(tmp, 0o777 & ~_umask())
-        _swap_in(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -349,8 +357,7 @@ def add_family(models_dir: Path, trained: TrainedFamily) -> Manifest:
     from karabakh_tagger.card import model_card
 
     manifest = read_manifest(models_dir)
-    tmp = Path(tempfile.mkdtemp(dir=models_dir.parent, prefix=f".{models_dir.name}.tmp-{os.getpid()}-"))
-    try:
+    with _new_set(models_dir) as tmp:
         old = manifest.models.get(trained.family)
         keep = [n for n in manifest.files if old is None or n not in old.files.values()]
         for name in keep:
@@ -359,11 +366,6 @@ def add_family(models_dir: Path, trained: TrainedFamily) -> Manifest:
         files = {**{n: manifest.files[n] for n in keep}, **_file_infos(tmp, list(info.files.values()))}
         manifest = replace(manifest, models={**manifest.models, trained.family: info}, files=files)
         _write_manifest(tmp, manifest, model_card)
-        os.chmod(tmp, 0o777 & ~_umask())
-        _swap_in(tmp, models_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 

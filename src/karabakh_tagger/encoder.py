@@ -209,49 +209,62 @@ def export(max_length: int, quantize: bool) -> Exported:
     """The ONNX graph (encoder + mean pooling + L2 norm) of the verified weights, fp32 and int8."""
     weights = verified_weights()
     try:
-        import torch
         from safetensors.torch import load as load_tensors
         from transformers import BertConfig, BertModel
     except ImportError:
         raise InputError(INSTALL_HINT) from None
-    import contextlib
-    import os
-    import tempfile
-    import warnings
-
     config = BertConfig.from_dict(json.loads(weights["config.json"]))
     config._attn_implementation = "eager"  # the sdpa path bakes the traced length into the graph
     bert = BertModel(config, add_pooling_layer=False)
     missing, _ = bert.load_state_dict(load_tensors(weights["model.safetensors"]), strict=False)
     if missing:
         raise InputError(f"{PACKAGE}: the weights lack {missing[0]}; reinstall {PACKAGE}==0.1.0")
-    graph = _Pooled(bert.eval())
+    fp32 = to_onnx(_Pooled(bert.eval()))
+    int8 = quantized(fp32) if quantize else None
+    return Exported(fp32, int8, weights["tokenizer.json"].decode("utf-8"))
+
+
+def to_onnx(module: Any) -> bytes:
+    """A torch module ``(input_ids, attention_mask) -> embedding`` as ONNX bytes, batch and length free."""
+    import contextlib
+    import os
+    import tempfile
+    import warnings
+
+    import torch
+
     ids = torch.ones((2, 8), dtype=torch.long)
     mask = torch.ones((2, 8), dtype=torch.long)
-    mask[1, 5:] = 0
+    mask[1, 5:] = 0  # a padded row, so the traced graph handles masks
     with tempfile.TemporaryDirectory(prefix="kt-onnx-") as tmp:
-        fp32 = os.path.join(tmp, "fp32.onnx")
+        path = os.path.join(tmp, "model.onnx")
         with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
             warnings.simplefilter("ignore")
-            torch.onnx.export(graph, (ids, mask), fp32, input_names=["input_ids", "attention_mask"],
+            torch.onnx.export(module, (ids, mask), path, input_names=["input_ids", "attention_mask"],
                               output_names=["embedding"], opset_version=17, dynamo=False,
                               dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
                                             "attention_mask": {0: "batch", 1: "seq"},
                                             "embedding": {0: "batch"}})
-        int8 = None
-        if quantize:
-            import logging
+        return Path(path).read_bytes()
 
-            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            path = os.path.join(tmp, "int8.onnx")
-            logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process goes to root
-            # Per-channel int8 weights of the matrix products only: the embeddings and layer norms
-            # stay fp32 (quantising everything moved 8% of the labels in our measurement).
-            quantize_dynamic(fp32, path, weight_type=QuantType.QInt8, per_channel=True,
-                             op_types_to_quantize=["MatMul"])
-            int8 = Path(path).read_bytes()
-        return Exported(Path(fp32).read_bytes(), int8, weights["tokenizer.json"].decode("utf-8"))
+def quantized(fp32: bytes) -> bytes:
+    """Dynamic int8 quantisation: per-channel int8 weights of the matrix products only (the
+    embeddings and layer norms stay fp32; quantising everything moved 8% of the labels in our
+    measurement)."""
+    import logging
+    import os
+    import tempfile
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # its advice to pre-process goes to the root logger
+    with tempfile.TemporaryDirectory(prefix="kt-onnx-") as tmp:
+        source, target = os.path.join(tmp, "fp32.onnx"), os.path.join(tmp, "int8.onnx")
+        Path(source).write_bytes(fp32)
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"])
+        return Path(target).read_bytes()
 
 
 def _pooled_module() -> Any:

@@ -9,8 +9,6 @@ Needs torch (training time only); the exported model tags through onnxruntime li
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import sys
 from dataclasses import dataclass
@@ -20,11 +18,13 @@ import numpy as np
 
 from karabakh_tagger.config import Config
 from karabakh_tagger.data import LabelledData
-from karabakh_tagger.encoder import INSTALL_HINT, PACKAGE, Heads, verified_weights
+from karabakh_tagger.encoder import INSTALL_HINT, PACKAGE, Heads, to_onnx, verified_weights
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
 
 FAMILY = "finetuned"
+TEMPERATURE = 20.0
+"""Logits scale over the unit-length embedding (a fixed temperature, so the heads learn fast)."""
 DESCRIPTION = "all-MiniLM-L6-v2 fine-tuned end to end, a topic and a stance head (ONNX)"
 
 
@@ -100,7 +100,7 @@ def _module(weights: dict[str, bytes], n_classes: dict[str, int]) -> Any:
 
         def forward(self, input_ids: Any, attention_mask: Any) -> dict[str, Any]:
             x = self.embed(input_ids, attention_mask)
-            return {t: head(x) * 20.0 for t, head in self.heads.items()}  # a fixed temperature
+            return {t: head(x) * TEMPERATURE for t, head in self.heads.items()}
 
     return TwoHeads()
 
@@ -156,10 +156,6 @@ def _balanced(y: np.ndarray, n: int) -> np.ndarray:
 
 def export(model: FineTuned) -> tuple[bytes, Heads]:
     """The fine-tuned encoder (with pooling and norm) as ONNX bytes, and its heads (temperature in)."""
-    import os
-    import tempfile
-    import warnings
-
     torch = _torch()[0]
 
     class Encoder(torch.nn.Module):
@@ -170,21 +166,9 @@ def export(model: FineTuned) -> tuple[bytes, Heads]:
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
             return self.inner.embed(input_ids, attention_mask)
 
-    ids = torch.ones((2, 8), dtype=torch.long)
-    mask = torch.ones((2, 8), dtype=torch.long)
-    mask[1, 5:] = 0
-    with tempfile.TemporaryDirectory(prefix="kt-onnx-") as tmp:
-        path = os.path.join(tmp, "finetuned.onnx")
-        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-            warnings.simplefilter("ignore")
-            torch.onnx.export(Encoder(model.module), (ids, mask), path,
-                              input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                              opset_version=17, dynamo=False,
-                              dynamic_axes={"input_ids": {0: "batch", 1: "seq"},
-                                            "attention_mask": {0: "batch", 1: "seq"},
-                                            "embedding": {0: "batch"}})
-        onnx = open(path, "rb").read()  # noqa: SIM115 - inside the temporary folder's lifetime
     heads = Heads(model.classes,
-                  {t: model.module.heads[t].weight.detach().numpy().astype(np.float64) * 20.0 for t in TASKS},
-                  {t: model.module.heads[t].bias.detach().numpy().astype(np.float64) * 20.0 for t in TASKS})
-    return onnx, heads
+                  {t: model.module.heads[t].weight.detach().numpy().astype(np.float64) * TEMPERATURE
+                   for t in TASKS},
+                  {t: model.module.heads[t].bias.detach().numpy().astype(np.float64) * TEMPERATURE
+                   for t in TASKS})
+    return to_onnx(Encoder(model.module)), heads

@@ -25,6 +25,8 @@ from karabakh_tagger.labels import TASKS
 from karabakh_tagger.results import Metrics, load_metrics
 
 METRICS, BENCH = "metrics.json", "bench.json"
+TABLES = {"archive": "archive.md", "html-page": "html_page.md"}
+"""Blocks that are a benchmark's own Markdown (``benchmarks/archive.py``, ``benchmarks/html_page.py``)."""
 PACKAGE = Path(__file__).resolve().parent
 _BLOCK = re.compile(r"(<!-- generated:(?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated:(?P=name) -->)",
                     re.DOTALL)
@@ -111,12 +113,25 @@ def _bench(results: Path) -> dict[str, Any]:
                          "make readme") from None
 
 
+def _table(results: Path, name: str) -> str:
+    path = results / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        raise InputError(f"{path}: missing; run make bench, then make readme") from None
+    return "\n".join(line for line in text.splitlines() if not line.startswith("# ")).strip() + "\n"
+
+
 def blocks(results: Path) -> dict[str, Callable[[], str]]:
     """Each generated block's renderer, reading the snapshots in ``results``."""
     metrics = lambda: load_metrics(results / METRICS)  # noqa: E731
-    return {"results": lambda: render_results(metrics()), "choice": lambda: render_choice(metrics()),
-            "batches": lambda: render_batches(metrics()), "speed": lambda: render_speed(_bench(results)),
-            "modules": render_modules}
+    out: dict[str, Callable[[], str]] = {
+        "results": lambda: render_results(metrics()), "choice": lambda: render_choice(metrics()),
+        "batches": lambda: render_batches(metrics()), "speed": lambda: render_speed(_bench(results)),
+        "modules": render_modules}
+    for block, name in TABLES.items():
+        out[block] = lambda name=name: _table(results, name)
+    return out
 
 
 def render_readme(text: str, results: Path) -> str:
@@ -135,7 +150,7 @@ def render_readme(text: str, results: Path) -> str:
 def update_readme(readme: Path, results: Path, snapshot_from: Path | None = None) -> list[str]:
     """Copy fresh snapshots (when asked), rewrite the README's blocks; the names of changed blocks."""
     if snapshot_from is not None:
-        for name in (METRICS, BENCH):
+        for name in (METRICS, BENCH, *TABLES.values()):
             source = snapshot_from / name
             if source.exists():
                 atomic_write_text(results / name, source.read_text(encoding="utf-8"))
