@@ -132,6 +132,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for key, text in (("a", "Russia sent peacekeepers."), ("b", "Turkey wants a role.")):
         f[key].parent.mkdir()
         f[key].write_text(text, encoding="utf-8")
+    f["noise"] = base / "noise.bin"  # high bytes and no NUL: any byte is latin-1, none of this is text
+    f["noise"].write_bytes(bytes(0x80 + (i * 37) % 0x80 for i in range(4000)))
+    f["french"] = base / "french.txt"  # cp1252 curly quotes (0x92) read as latin-1: C1, but rare
+    f["french"].write_bytes("L’accord de cessez-le-feu, signé à Moscou, inquiète Paris.\n".encode("cp1252"))
     f["escaped_name"] = base / "red\x1b[31m.txt"
     f["escaped_name"].write_text("The truce holds.", encoding="utf-8")
     f["escapes"].write_text("The truce \x1b[2J\x1b]0;pwned\x07holds. \x9b31mRead more\n", encoding="utf-8")
@@ -186,6 +190,8 @@ def input_runs(inputs: dict[str, Path], models: Path) -> dict[str, Run]:
         "late_nul": (["tag", inputs["late_nul"], *m], None),
         "png_latin1": (["tag", inputs["png"], "--encoding", "latin-1", *m], None),
         "png_cp437": (["tag", inputs["png"], "--encoding", "cp437", *m], None),
+        "noise_latin1": (["tag", inputs["noise"], "--encoding", "latin-1", *m], None),
+        "french_latin1": (["tag", inputs["french"], "--encoding", "latin-1", *m], None),
         "same_stem": (["tag", inputs["a"], inputs["b"], *m], None),
         "table": (["tag", inputs["escapes"], "--format", "table", *m], None),
         "summary_table": (["tag", inputs["escaped_name"], "--summary", "--format", "table", *m], None),
@@ -197,10 +203,18 @@ def test_a_nul_byte_after_the_first_64_kib_still_means_binary(input_runs, inputs
     _one_line(input_runs["late_nul"], 1, str(inputs["late_nul"]), "not a text file")
 
 
-@pytest.mark.parametrize("case", ["png_latin1", "png_cp437"])
-def test_encoding_does_not_switch_binary_detection_off(input_runs, inputs, case):
-    _one_line(input_runs[case], 1, str(inputs["png"]), "not a text file")
+@pytest.mark.parametrize(("case", "name"), [("png_latin1", "png"), ("png_cp437", "png"),
+                                            ("noise_latin1", "noise")])
+def test_encoding_does_not_switch_binary_detection_off(input_runs, inputs, case, name):
+    _one_line(input_runs[case], 1, str(inputs[name]), "not a text file")
     assert input_runs[case].out == ""
+
+
+def test_text_in_another_encoding_is_still_text(input_runs):
+    run = input_runs["french_latin1"]
+    assert run.code == 0 and run.err == "", run.describe()
+    text = "L\x92accord de cessez-le-feu, signé à Moscou, inquiète Paris."
+    assert [r["text"] for r in run.rows()] == [text]
 
 
 def test_a_file_name_that_is_not_utf8_gives_valid_utf8_json(tmp_path, models):

@@ -226,6 +226,9 @@ class WorkerDied(InputError):
     bug of the input, but an expected problem all the same, reported in one line."""
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _worker(tagger: Tagger, conn: Any) -> None:
     """One worker: tag the batches it is sent, one at a time, until it is sent None or the pipe closes.
 
@@ -243,9 +246,6 @@ def _worker(tagger: Tagger, conn: Any) -> None:
         if job is None:
             return
         conn.send(tagger.tag_batch(*job))
-
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 def _ordered_map(tagger: Tagger, jobs_iter: Iterable[tuple[list[Piece], bool]], jobs: int
@@ -304,10 +304,15 @@ def _ordered_map(tagger: Tagger, jobs_iter: Iterable[tuple[list[Piece], bool]], 
 
 
 def _send_next(source: Iterator[Any], worker: tuple[Any, Any], busy: Any) -> bool:
+    """Give the worker the next job, if there is one; False when there is none."""
     job = next(source, None)
     if job is None:
         return False
-    worker[1].send(job)
+    process, conn = worker
+    try:
+        conn.send(job)
+    except (EOFError, OSError):  # not a BrokenPipeError of stdout: the worker is gone
+        raise _died(process) from None
     busy.append(worker)
     return True
 
@@ -315,12 +320,20 @@ def _send_next(source: Iterator[Any], worker: tuple[Any, Any], busy: Any) -> boo
 def _receive(process: Any, conn: Any) -> Any:
     try:
         return conn.recv()
-    except (EOFError, ConnectionError):
-        process.join(5)
-        code = process.exitcode
-        how = (f"was killed by {signal.Signals(-code).name}" if code is not None and code < 0
-               else f"stopped (exit code {code})")
-        raise WorkerDied(f"a tagging process {how}; the rows written so far are complete") from None
+    except (EOFError, OSError):
+        raise _died(process) from None
+
+
+def _died(process: Any) -> WorkerDied:
+    process.join(5)
+    code = process.exitcode
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            code = signal.Signals(-code).name
+        how = f"was killed by {code}"
+    else:
+        how = f"stopped (exit code {code})"
+    return WorkerDied(f"a tagging process {how}; the rows written so far are complete")
 
 
 def stream(tagger: Tagger, articles: Iterable[tuple[str, str]], jobs: int = 1,
