@@ -228,6 +228,16 @@ def test_a_file_name_that_is_not_utf8_gives_valid_utf8_json(tmp_path, models):
     _one_line(runs["missing"], 1, f"{tmp_path}/caf\ufffd.txt.gone: no such file")
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_output_is_utf8_whatever_the_locale(tmp_path, models, fmt):
+    path = tmp_path / "ru.txt"
+    path.write_text("Путин подписал соглашение о прекращении огня.", encoding="utf-8")
+    run = run_cli("tag", path, "--format", fmt, "--models", models, timeout=LIMIT,
+                  env={**ENV, "PYTHONIOENCODING": "latin-1", "LC_ALL": "C"})
+    assert run.code == 0 and run.err == "", run.describe()  # run_cli decodes stdout as UTF-8
+    assert "Путин подписал" in run.out
+
+
 def test_two_inputs_with_the_same_stem_get_distinct_article_names(input_runs, inputs):
     run = input_runs["same_stem"]
     assert run.code == 0, run.describe()
