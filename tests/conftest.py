@@ -72,20 +72,40 @@ class Run:
         return f"karabakh-tagger {' '.join(self.args)} -> {self.code}\nstderr:\n{self.err}"
 
 
-def run_cli(*args: Any, stdin: bytes | None = None, cwd: Path = ROOT, timeout: float = 300,
-            env: dict[str, str] | None = None) -> Run:
-    """Run ``python -m karabakh_tagger.cli ARGS`` in a fresh process, like a user would."""
+def cli_command(prelude: str | None = None) -> list[str]:
+    """The command line of the CLI: ``python -m karabakh_tagger.cli``, or, with ``prelude``, the same
+    entry point (``cli.main``) after that Python code has run in the process (to inject a fault,
+    or to pretend the machine has more CPUs)."""
+    if prelude is None:
+        return [sys.executable, "-m", "karabakh_tagger.cli"]
+    return [sys.executable, "-c", f"{prelude}\nimport sys\nfrom karabakh_tagger.cli import main\n"
+                                  "sys.exit(main(sys.argv[1:]))"]
+
+
+def run_cli(*args: Any, stdin: bytes | Path | None = None, cwd: Path = ROOT, timeout: float = 300,
+            env: dict[str, str] | None = None, prelude: str | None = None) -> Run:
+    """Run ``python -m karabakh_tagger.cli ARGS`` in a fresh process, like a user would.
+
+    ``stdin`` is bytes, or a path to read stdin from (a device such as /dev/zero, a big file).
+    """
     argv = tuple(str(a) for a in args)
-    done = subprocess.run([sys.executable, "-m", "karabakh_tagger.cli", *argv],
-                          input=stdin if stdin is not None else b"", capture_output=True,
-                          cwd=cwd, env=env or ENV, timeout=timeout, check=False)
+    command = [*cli_command(prelude), *argv]
+    if isinstance(stdin, Path):
+        with stdin.open("rb") as handle:
+            done = subprocess.run(command, stdin=handle, capture_output=True, cwd=cwd, env=env or ENV,
+                                  timeout=timeout, check=False)
+    else:
+        done = subprocess.run(command, input=stdin if stdin is not None else b"", capture_output=True,
+                              cwd=cwd, env=env or ENV, timeout=timeout, check=False)
     return Run(argv, done.returncode, done.stdout.decode("utf-8"), done.stderr.decode("utf-8"))
 
 
-def run_many(cases: dict[str, tuple[Sequence[Any], bytes | None]]) -> dict[str, Run]:
-    """Run several independent CLI calls concurrently (each is mostly interpreter start-up)."""
+def run_many(cases: dict[str, tuple[Sequence[Any], bytes | Path | None]], **options: Any) -> dict[str, Run]:
+    """Run several independent CLI calls concurrently (each is mostly interpreter start-up);
+    ``options`` (timeout, env, prelude) go to every :func:`run_cli`."""
     with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
-        futures = {name: pool.submit(run_cli, *args, stdin=stdin) for name, (args, stdin) in cases.items()}
+        futures = {name: pool.submit(run_cli, *args, stdin=stdin, **options)
+                   for name, (args, stdin) in cases.items()}
         return {name: future.result() for name, future in futures.items()}
 
 

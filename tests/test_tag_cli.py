@@ -110,9 +110,9 @@ def _main(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *
     return Run(argv, code, out, err)
 
 
-def _good_rows(runs: dict[str, Run]) -> list[dict[str, Any]]:
-    """The rows of good.txt, from a real process."""
-    return [r for r in runs["stdin_and_file"].rows() if r["article"] == "good"]
+def _good_rows(runs: dict[str, Run], files: dict[str, Path]) -> list[dict[str, Any]]:
+    """The rows of good.txt (named by its path as given), from a real process."""
+    return [r for r in runs["stdin_and_file"].rows() if r["article"] == str(files["good.txt"])]
 
 
 def _content(path: Path, encoding: str = "utf-8") -> str:
@@ -175,7 +175,7 @@ def test_all_error_cases_in_one_real_process(runs, files):
         assert line.startswith("error: ") and str(files[name]) in line, line
     assert run.err_lines[5].startswith("error: stdin: not a text file")
     assert "--encoding" in run.err_lines[4]
-    assert run.rows() == _good_rows(runs) != []
+    assert run.rows() == _good_rows(runs, files) != []
 
 
 def test_all_warning_cases_in_one_real_process_exit_0(runs, files):
@@ -183,7 +183,7 @@ def test_all_warning_cases_in_one_real_process_exit_0(runs, files):
     _problem(run, 0, lines=3)
     for line, name in zip(run.err_lines, ["empty.txt", "blank.txt", "empty_dir"], strict=True):
         assert line.startswith("warning: ") and str(files[name]) in line, line
-    assert {r["article"] for r in run.rows()} == {"stdin", "good"}
+    assert {r["article"] for r in run.rows()} == {"-", str(files["good.txt"])}
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
@@ -258,10 +258,9 @@ def test_argparse_usage_errors_exit_2_without_traceback(runs, case):
 
 def test_jsonl_rows_have_the_documented_fields_in_order_and_offsets_slice_back(runs, files):
     assert runs["stdin_and_file"].code == 0
-    rows = _good_rows(runs)
+    rows = _good_rows(runs, files)
     assert [list(r) for r in rows] == [FIELDS] * len(rows)
     assert [r["index"] for r in rows] == list(range(len(rows)))
-    assert {r["article"] for r in rows} == {"good"}
     assert [r["text"] for r in rows] == [u.text for u in segment(CRLF_TEXT)]
     assert len(rows) == 4  # the headline, two sentences (one wrapped over two lines), "Read more"
     _assert_offsets(rows, _content(files["good.txt"]))
@@ -270,11 +269,11 @@ def test_jsonl_rows_have_the_documented_fields_in_order_and_offsets_slice_back(r
         assert 0 <= r["topic_score"] <= 1 and 0 <= r["stance_score"] <= 1
 
 
-def test_stdin_and_file_give_the_same_rows_except_the_article_name(runs):
+def test_stdin_and_file_give_the_same_rows_except_the_article_name(runs, files):
     run = runs["stdin_and_file"]
     assert run.code == 0, run.describe()
-    from_stdin = [r for r in run.rows() if r["article"] == "stdin"]
-    from_file = _good_rows(runs)
+    from_stdin = [r for r in run.rows() if r["article"] == "-"]
+    from_file = _good_rows(runs, files)
     assert len(from_stdin) + len(from_file) == len(run.rows())
     strip = [[{k: v for k, v in r.items() if k != "article"} for r in rows]
              for rows in (from_file, from_stdin)]
@@ -288,10 +287,11 @@ def test_directory_is_tagged_in_sorted_order_and_jobs_2_equals_jobs_1(runs, file
     assert two.out == one.out
     rows = one.rows()
     order = list(dict.fromkeys(r["article"] for r in rows))
-    assert order == [*sorted(article_texts()), "big"]
-    contents = {p.stem: _content(p) for p in sorted(files["dir"].glob("*.txt"))}
-    contents["big"] = _content(files["big.txt"])
-    assert len(contents["big"]) > 2 * tag.CHUNK_CHARS  # several pieces and batches
+    assert order == [*(str(files["dir"] / f"{stem}.txt") for stem in sorted(article_texts())),
+                     str(files["big.txt"])]
+    contents = {str(p): _content(p) for p in sorted(files["dir"].glob("*.txt"))}
+    contents[str(files["big.txt"])] = _content(files["big.txt"])
+    assert len(contents[str(files["big.txt"])]) > 2 * tag.CHUNK_CHARS  # several pieces and batches
     for name, content in contents.items():
         mine = [r for r in rows if r["article"] == name]
         assert [r["index"] for r in mine] == list(range(len(mine)))
@@ -341,7 +341,8 @@ def test_table_has_a_header_and_one_line_per_unit(capsys, files, models):
     assert lines[0].split()[:3] == ["article", "#", "topic"]
     assert len(lines) == 1 + len(rows)
     for line, row in zip(lines[1:], rows, strict=True):
-        assert line.split()[:3] == [row["article"], str(row["index"]), row["topic"]]
+        # a long path keeps its end: an ellipsis and the last 21 characters
+        assert line.split()[:3] == ["…" + row["article"][-21:], str(row["index"]), row["topic"]]
 
 
 def test_probs_adds_probabilities_that_sum_to_one(capsys, files, models):
@@ -379,7 +380,8 @@ def test_summary_counts_add_up_and_shares_are_fractions(capsys, files, models):
     summaries = [json.loads(line) for line in out.splitlines()]
     _, units_out, _ = _tag(capsys, files["dir"], "--models", models)
     units = [json.loads(line) for line in units_out.splitlines()]
-    assert [s["article"] for s in summaries] == sorted(article_texts())
+    names = [str(files["dir"] / f"{stem}.txt") for stem in sorted(article_texts())]
+    assert [s["article"] for s in summaries] == names
     assert sum(s["units"] for s in summaries) == len(units)
     for s in summaries:
         n = sum(u["article"] == s["article"] for u in units)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from collections import Counter
@@ -87,6 +88,36 @@ def test_inputs_are_files_folders_and_stdin_and_problems_are_reported(tmp_path: 
     got = list(iter_articles([str(tmp_path / "dir"), "-", str(tmp_path / "empty.txt"),
                               str(tmp_path / "missing.txt")], None, errors.append, warnings.append))
     assert [text for _, text in got] == ["First.", "Second.", "From stdin."]
-    assert [name for name, _ in got][2] == "stdin"
+    # The name is the path as given (a folder's files under the folder as given), "-" for stdin.
+    assert [name for name, _ in got] == [str(tmp_path / "dir" / n) for n in ("a.txt", "b.txt")] + ["-"]
     assert len(errors) == 1 and "missing.txt: no such file" in errors[0]
     assert len(warnings) == 1 and "empty.txt: empty; no units" in warnings[0]
+
+
+def test_a_folders_files_are_named_under_the_folder_as_given(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "dir" / "a.txt").write_text("First.", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    for given, name in [("dir", "dir/a.txt"), ("dir/", "dir/a.txt"), ("./dir", "./dir/a.txt"),
+                        ("dir/a.txt", "dir/a.txt"), ("./dir/../dir/a.txt", "./dir/../dir/a.txt")]:
+        assert [n for n, _ in iter_articles([given], None, print, print)] == [name], given
+
+
+def test_table_replaces_control_characters_in_text_and_article() -> None:
+    unit = TaggedUnit("evil\x1b]0;title\x07.txt", 0, 0, 30, "The truce \x1b[2J\x9b31mholds\u202e.",
+                      "other", 0.5, "neutral", 0.5)
+    out = io.StringIO()
+    Writer(out, "table", False, None, CLASSES).units([unit])
+    Writer(out, "table", False, None, CLASSES).summary(unit.article, Counter(other=1), Counter(neutral=1))
+    text = out.getvalue()
+    assert not any((ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0 or c == "\u202e" for c in text)
+    assert "The truce \ufffd[2J\ufffd31mholds\ufffd." in text and "evil\ufffd]0;title\ufffd.txt" in text
+
+
+def test_a_long_article_name_keeps_its_end_in_the_table() -> None:
+    unit = dataclasses.replace(UNITS[0], article="/a/very/long/folder/name/that/goes/on/article.txt")
+    out = io.StringIO()
+    Writer(out, "table", False, None, CLASSES).units([unit])
+    first = out.getvalue().splitlines()[1].split()[0]
+    assert first == "…t/goes/on/article.txt" and len(first) == 22  # an ellipsis and the last 21

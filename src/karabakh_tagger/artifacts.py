@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from karabakh_tagger import __version__
 from karabakh_tagger.errors import InputError
-from karabakh_tagger.files import atomic_write_text
+from karabakh_tagger.files import WriteError, atomic_write_text, cannot_write
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.scorers import Scorer
 from karabakh_tagger.typed import build, to_data
@@ -326,6 +326,9 @@ def _new_set(target: Path) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         _swap_in(tmp, target)
+    except (OSError, WriteError) as err:  # a full disk: the previous set stays, the partial one goes
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise cannot_write(target, err) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

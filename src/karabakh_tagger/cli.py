@@ -7,10 +7,13 @@ no traceback), 2 a usage error (bad flags), 130 interrupted (Ctrl-C), 143 termin
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +32,13 @@ class Terminated(Exception):
     """SIGTERM arrived: stop like Ctrl-C, with exit code 143."""
 
 
+# Control characters (a newline in a file name, an escape sequence) are shown escaped: a message
+# stays one line and cannot drive the terminal.
+_ESCAPED = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if c != 0x09}
+
+
 def _err(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(message.translate(_ESCAPED), file=sys.stderr, flush=True)
 
 
 # --- validate -----------------------------------------------------------------------------------
@@ -160,19 +168,21 @@ FINETUNED_RESULT = "finetuned.json"
 """The fine-tuned family's evaluation, kept beside the report so that ``eval`` need not redo it."""
 
 
-def _check_trained_on(args: argparse.Namespace, loaded: Any, sources: Any) -> Any:
-    """The manifest of ``--models``, refused when it was trained on other labels or settings."""
+def _evaluation_inputs(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """The loaded config, data and manifest of eval and finetune; ``--out`` is checked first, before
+    minutes of work, and the models must have been trained on these labels with this config."""
     from karabakh_tagger import artifacts
 
+    if args.out.exists() and not args.out.is_dir():
+        raise InputError(f"{args.out}: exists and is not a folder; --out takes a folder")
+    loaded, data, sources = _training_inputs(args)
     manifest = artifacts.read_manifest(args.models)
     if (manifest.data.labels_sha256, manifest.data.authored_sha256, manifest.config.values_sha256) != (
             sources.labels_sha256, sources.authored_sha256, loaded.values_sha256):
         raise InputError(f"{args.models}: trained on other labels or another config than "
                          f"{args.config}{' with ' + ' '.join(args.set) if args.set else ''}; "
                          "run make train (or karabakh-tagger train with the same options) first")
-    if args.out.exists() and not args.out.is_dir():
-        raise InputError(f"{args.out}: exists and is not a folder; --out takes a folder")
-    return manifest
+    return loaded, data, manifest
 
 
 def _write_evaluation(args: argparse.Namespace, metrics: Any) -> None:
@@ -200,8 +210,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from karabakh_tagger.results import FamilyResult
     from karabakh_tagger.typed import build
 
-    loaded, data, sources = _training_inputs(args)
-    manifest = _check_trained_on(args, loaded, sources)
+    loaded, data, manifest = _evaluation_inputs(args)
     results, runs = {}, {}
     for name in manifest.models:
         if name == "finetuned":  # evaluated by `finetune` itself (minutes per fold): read its result
@@ -244,8 +253,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     reason = encoder.missing()
     if reason:
         raise InputError(f"cannot fine-tune: {reason}")
-    loaded, data, sources = _training_inputs(args)
-    _check_trained_on(args, loaded, sources)
+    loaded, data, _ = _evaluation_inputs(args)
     earlier = load_metrics(args.out / "metrics.json")  # run make eval first: the other families' scores
     result, _ = evaluate.evaluate_finetuned(data, loaded.config, _err)
     started = time.perf_counter()
@@ -313,6 +321,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
         failed.append(message)
         _err(message)
 
+    _utf8_stdout(args.format)
     writer = Writer(sys.stdout, args.format, args.probs, args.min_score, tagger.classes)
     articles = iter_articles(args.paths, args.encoding, error, _err)
     if args.format == "html":
@@ -320,7 +329,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     topics: Counter[str] = Counter()
     stances: Counter[str] = Counter()
     with tqdm(desc="tagging", unit=" article", file=sys.stderr,
-              disable=not sys.stderr.isatty()) as bar:
+              disable=not sys.stderr.isatty()) as bar, _output_errors():
         for _, name, units, last in stream(tagger, articles, jobs=args.jobs, probs=args.probs):
             if args.summary:
                 topics.update(u.topic for u in units)
@@ -474,6 +483,49 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     _err(f"wrote {chart}" + (f" and {args.out}" if args.out else "") if summary.total.units
          else "no units: no chart written")
     return EXIT_OK
+
+def _utf8_stdout(fmt: str) -> None:
+    """JSON lines and CSV are UTF-8 whatever the locale (a strict reader never fails on them); a
+    table goes to a terminal, in its encoding, with what it cannot show replaced."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(**({"errors": "replace"} if fmt == "table" else {"encoding": "utf-8"}))
+
+
+@contextlib.contextmanager
+def _output_errors() -> Iterator[None]:
+    """A failed write to stdout (a full disk behind ``> FILE``) as one line naming the file."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        name = _stdout_name()
+        _drop_stdout()
+        raise InputError(f"{name}: cannot be written ({err.strerror or err})") from None
+
+
+def _stdout_name() -> str:
+    """What stdout is, for a message: the file it is redirected to where the system says so."""
+    from karabakh_tagger.corpus import shown
+
+    try:
+        target = os.readlink(f"/proc/self/fd/{sys.stdout.fileno()}")
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return "stdout"
+    return f"stdout ({shown(target)})" if target.startswith("/") else "stdout"
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null: the rows it still buffers cannot be written, and the flush at
+    exit must not fail a second time with a traceback."""
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 # --- the annotation loop -----------------------------------------------------------------------
@@ -937,8 +989,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("terminated")
         return EXIT_TERMINATED
     except BrokenPipeError:
+        _drop_stdout()
         sys.stderr.close()  # the reader went away (e.g. `| head`); nothing left to say
         return EXIT_OK
+    except OSError as err:  # a write that failed outside files.atomic_write: still one line
+        from karabakh_tagger.corpus import shown
+
+        where = f"{shown(err.filename)}: " if err.filename else ""
+        _err(f"error: {where}{err.strerror or err}")
+        return EXIT_INPUT
     finally:
         signal.signal(signal.SIGTERM, previous)
 

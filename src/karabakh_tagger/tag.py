@@ -10,6 +10,7 @@ spread one huge file over several cores while the units stay exactly those of ``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.scorers import Scorer
 from karabakh_tagger.segment import units_in, windows
@@ -220,29 +222,44 @@ def load_tagger(models_dir: str | Path = "models", model: str = "auto",
 
 # --- worker processes --------------------------------------------------------------------------
 
-_TAGGER: Tagger | None = None  # set in each worker process by its initializer, never in the parent
+class WorkerDied(InputError):
+    """A worker process stopped without being asked to (killed from outside, out of memory): not a
+    bug of the input, but an expected problem all the same, reported in one line."""
 
 
-def _init_worker(tagger: Tagger) -> None:
-    global _TAGGER
-    _TAGGER = tagger
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone handles Ctrl-C
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _worker(tagger: Tagger, conn: Any) -> None:
+    """One worker: tag the batches it is sent, one at a time, until it is sent None or the pipe closes.
+
+    It ignores Ctrl-C (the parent alone handles it and stops the workers) and dies at once on
+    SIGTERM; both were blocked across the fork, so no signal reaches it before this is set.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _work(job: tuple[list[Piece], bool]) -> list[tuple[Piece, list[Scored]]]:
-    assert _TAGGER is not None
-    return _TAGGER.tag_batch(*job)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(tagger.tag_batch(*job))
 
 
 def _ordered_map(tagger: Tagger, jobs_iter: Iterable[tuple[list[Piece], bool]], jobs: int
                  ) -> Iterator[list[tuple[Piece, list[Scored]]]]:
-    """``tag_batch`` over the jobs, in order, on ``jobs`` forked processes with a bounded backlog.
+    """``tag_batch`` over the jobs, in order, on ``jobs`` forked processes.
 
-    Only ``2 * jobs`` items are ever in flight, so a generator of a million articles is read as
-    the results are consumed. The tagger reaches the workers through the pool's initializer, so
-    two streams in two threads never share one. On any exit (Ctrl-C included) the pool is
-    terminated once and joined.
+    Each worker has its own pipe and at most one job at a time, and job k goes to worker k mod
+    ``jobs``: the results come back in order, only ``jobs`` batches are ever in flight (a
+    generator of a million articles is read as the results are consumed), and the tagger is the
+    workers' argument, so two streams in two threads never share one. No lock is shared between
+    the processes (``multiprocessing.Pool`` shares its queue's lock and hangs for good when a
+    worker dies holding it), so on any exit, Ctrl-C and SIGTERM included, the workers are
+    killed and joined and nothing can hang.
     """
     if jobs <= 1:
         yield from (tagger.tag_batch(*job) for job in jobs_iter)
@@ -250,19 +267,74 @@ def _ordered_map(tagger: Tagger, jobs_iter: Iterable[tuple[list[Piece], bool]], 
     import multiprocessing
     from collections import deque
 
-    pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_init_worker, initargs=(tagger,))
+    context = multiprocessing.get_context("fork")
+    workers: list[tuple[Any, Any]] = []
+    done = False
     try:
-        pending: deque[Any] = deque()
-        for job in jobs_iter:
-            pending.append(pool.apply_async(_work, (job,)))
-            if len(pending) >= 2 * jobs:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-        pool.close()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            for _ in range(jobs):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_worker, args=(tagger, theirs), daemon=True)
+                process.start()
+                workers.append((process, mine))
+                theirs.close()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)  # a signal that came meanwhile lands now
+        source = iter(jobs_iter)
+        busy: deque[tuple[Any, Any]] = deque()
+        for worker in workers:
+            if not _send_next(source, worker, busy):
+                break
+        while busy:
+            worker = busy.popleft()
+            result = _receive(*worker)
+            _send_next(source, worker, busy)
+            yield result
+        done = True
     finally:
-        pool.terminate()
-        pool.join()
+        for process, conn in workers:
+            if done:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+            else:
+                process.kill()
+            conn.close()
+        for process, _ in workers:
+            process.join()
+
+
+def _send_next(source: Iterator[Any], worker: tuple[Any, Any], busy: Any) -> bool:
+    """Give the worker the next job, if there is one; False when there is none."""
+    job = next(source, None)
+    if job is None:
+        return False
+    process, conn = worker
+    try:
+        conn.send(job)
+    except (EOFError, OSError):  # not a BrokenPipeError of stdout: the worker is gone
+        raise _died(process) from None
+    busy.append(worker)
+    return True
+
+
+def _receive(process: Any, conn: Any) -> Any:
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        raise _died(process) from None
+
+
+def _died(process: Any) -> WorkerDied:
+    process.join(5)
+    code = process.exitcode
+    if code is not None and code < 0:
+        with contextlib.suppress(ValueError):
+            code = signal.Signals(-code).name
+        how = f"was killed by {code}"
+    else:
+        how = f"stopped (exit code {code})"
+    return WorkerDied(f"a tagging process {how}; the rows written so far are complete")
 
 
 def stream(tagger: Tagger, articles: Iterable[tuple[str, str]], jobs: int = 1,

@@ -1,16 +1,22 @@
 """The I/O around ``tag``: where articles come from (files, folders, stdin) and how rows are written.
 
-Inputs are read lazily, one file at a time, and every problem with one input becomes a single
-line on stderr while the other inputs are still tagged. Rows are written as complete lines, a
-batch at a time, so an interrupted run leaves complete lines only.
+Inputs are read lazily, one file at a time, each bounded by ``corpus.MAX_BYTES``, and every problem
+with one input becomes a single line on stderr while the other inputs are still tagged. An
+article's name is its path as given (a folder's files as ``FOLDER/NAME.txt``, ``-`` for stdin), so
+two inputs never share a name, with bytes that are not UTF-8 shown as U+FFFD. Rows are written as
+complete lines, a batch at a time, so an interrupted run leaves complete lines only; the table
+format replaces control characters, so no text can drive the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import shutil
+import signal
 import sys
 import textwrap
 from collections import Counter
@@ -18,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from karabakh_tagger.corpus import decode, read_text
+from karabakh_tagger.corpus import decode, read_limited, read_text, shown
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.tag import TaggedUnit
@@ -26,6 +32,10 @@ from karabakh_tagger.tag import TaggedUnit
 Report = Callable[[str], None]
 # One encoder: json.dumps(..., ensure_ascii=False) would build a new one for every row.
 _JSON = json.JSONEncoder(ensure_ascii=False)
+# Every C0 and C1 control and DEL, and the bidirectional overrides and isolates.
+_UNPRINTABLE = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0x061C, 0x200E, 0x200F,
+                              *range(0x202A, 0x202F), *range(0x2066, 0x206A)], "\ufffd")
+ARTICLE_WIDTH = 22
 COLUMNS = ["article", "index", "start", "end", "text", "topic", "topic_score", "stance", "stance_score"]
 
 
@@ -34,31 +44,57 @@ def iter_articles(inputs: list[str], encoding: str | None, error: Report, warn: 
     """``(name, text)`` for every readable input; problems are reported and skipped."""
     for raw in inputs:
         if raw == "-":
-            yield from _one("stdin", lambda: decode(sys.stdin.buffer.read(), "stdin", encoding),
-                            error, warn)
+            yield from _one("-", lambda: decode(read_limited(sys.stdin.buffer, "stdin"), "stdin", encoding),
+                            error, warn, "stdin")
             continue
         path = Path(raw)
         if path.is_dir():
             files = sorted(p for p in path.glob("*.txt") if p.is_file())
             if not files:
-                warn(f"warning: {path}: no *.txt files in this directory")
+                warn(f"warning: {shown(raw)}: no *.txt files in this directory")
             for file in files:
-                yield from _one(file.stem, lambda f=file: read_text(f, encoding), error, warn, file)
+                name = shown(os.path.join(raw, file.name))
+                yield from _one(name, lambda f=file: read_text(f, encoding), error, warn)
         else:
-            yield from _one(path.stem, lambda p=path: read_text(p, encoding), error, warn, path)
+            yield from _one(shown(raw), lambda p=path: read_text(p, encoding), error, warn)
 
 
 def _one(name: str, read: Callable[[], str], error: Report, warn: Report,
-         path: Path | None = None) -> Iterator[tuple[str, str]]:
+         label: str | None = None) -> Iterator[tuple[str, str]]:
     try:
         text = read()
     except InputError as err:
         error(f"error: {err}")
         return
     if not text.strip():
-        warn(f"warning: {path or name}: empty; no units")
+        warn(f"warning: {label or name}: empty; no units")
         return
     yield name, text
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (escape sequences, bell, C1, bidi overrides) replaced by
+    U+FFFD, for output that goes to a terminal."""
+    return text.translate(_UNPRINTABLE)
+
+
+@contextlib.contextmanager
+def _whole() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while a batch is written: a signal in the middle of a big write
+    would cut a row in two. The signal is acted on as soon as the batch is out."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _left_cut(name: str, width: int = ARTICLE_WIDTH) -> str:
+    """A name cut to ``width`` from the left: the end of a path (the file name) tells most."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
 
 
 def _row(unit: TaggedUnit, probs: bool, min_score: float | None) -> dict[str, Any]:
@@ -79,8 +115,9 @@ class Writer:
         self.width = max(40, shutil.get_terminal_size((120, 20)).columns)
 
     def _emit(self, text: str) -> None:
-        self.out.write(text)
-        self.out.flush()
+        with _whole():
+            self.out.write(text)
+            self.out.flush()
 
     def units(self, units: list[TaggedUnit]) -> None:
         """Write one batch of units as complete lines."""
@@ -125,8 +162,8 @@ class Writer:
             self.header_done = True
         for r in rows:
             flag = "?" if r.get("uncertain") else " "
-            text = textwrap.shorten(" ".join(r["text"].split()), text_width, placeholder="…")
-            lines.append(f"{r['article'][:22]:<22} {r['index']:>4} {r['topic']:<24}"
+            text = textwrap.shorten(printable(" ".join(r["text"].split())), text_width, placeholder="…")
+            lines.append(f"{_left_cut(printable(r['article'])):<22} {r['index']:>4} {r['topic']:<24}"
                          f"{r['topic_score']:>5.2f}{flag}{r['stance']:<10}{r['stance_score']:>5.2f}  {text}")
         self._emit("".join(line + "\n" for line in lines))
 
@@ -153,7 +190,7 @@ class Writer:
                      " of non-neutral units")
             topics_line = ", ".join(f"{c} {n}" for c, n in topics.most_common())
             stances_line = ", ".join(f"{c} {n}" for c, n in stances.most_common())
-            self._emit(f"{article}: {row['units']} units\n  topics:  {topics_line}\n"
+            self._emit(f"{printable(article)}: {row['units']} units\n  topics:  {topics_line}\n"
                        f"  stances: {stances_line}\n  {share}\n")
 
 
