@@ -82,10 +82,12 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def tag_rows(inputs: dict[str, Path], models: Path) -> list[dict[str, Any]]:
-    """What `karabakh-tagger tag` writes for the archive's articles."""
+    """What `karabakh-tagger tag` writes for the archive's articles, each named by its id (the file
+    stem: `tag` names an article by its path as given, the JSONL and Parquet records by their id)."""
     run = run_cli("tag", inputs["txt"], "--models", models)
     assert run.code == 0, run.describe()
-    return run.rows()
+    assert {r["article"] for r in run.rows()} == {str(inputs["txt"] / f"{s}.txt") for s in _articles()}
+    return [{**r, "article": Path(r["article"]).stem} for r in run.rows()]
 
 
 def _expected(tag_rows: list[dict[str, Any]], copies: int = 1) -> list[dict[str, Any]]:
@@ -151,7 +153,11 @@ def test_rows_equal_those_of_tag_in_every_input_format(kind: str, inputs: dict[s
     summary = archive.tag_archive([str(inputs[kind])], out, client, models_dir=models, partition_size=2)
     assert summary.ok and summary.partitions == 3 and summary.tagged == 3 and summary.failed == 0
     rows = _rows(out)
-    assert _tag_fields(rows) == tag_rows
+    if kind == "txt":  # named by the path as given, as tag names them
+        assert _tag_fields(rows) == [{**r, "article": str(inputs["txt"] / f"{r['article']}.txt")}
+                                     for r in tag_rows]
+    else:
+        assert _tag_fields(rows) == tag_rows
     assert summary.units == len(tag_rows) and summary.articles == len(_articles())
     if kind != "txt":  # the article columns are carried onto each of its units
         meta = {r["id"]: r for r in _records()}
@@ -350,14 +356,14 @@ def test_a_model_that_fails_verification_stops_the_run_before_any_partition(
                        client.scheduler.address), None),
         "local": (("tag-archive", inputs["txt"], "--out", out, "--models", models_copy), None),
         "none": (("tag-archive", inputs["txt"], "--out", out, "--models", tmp_path / "never"), None),
-        "family": (("tag-archive", inputs["txt"], "--out", out, "--models", models, "--model", "nosuch",
+        "family": (("tag-archive", inputs["txt"], "--out", out, "--models", models, "--model", "encoder",
                     "--scheduler", client.scheduler.address), None)})
     for run in runs.values():
         assert run.code == 1, run.describe()
         assert len(run.err_lines) == 1 and run.err_lines[0].startswith("error: "), run.describe()
     assert all("fast.npz does not match" in runs[name].err for name in ("scheduler", "local"))
     assert "no trained model here" in runs["none"].err
-    assert "no nosuch model in this folder" in runs["family"].err
+    assert "no encoder model in this folder" in runs["family"].err  # the tiny models are the baseline's
     assert not out.exists()
 
 
@@ -491,7 +497,8 @@ def test_txt_files_that_tag_refuses_are_reported_per_file(inputs: dict[str, Path
         "not UTF-8 (invalid byte at 3); pass --encoding, for example --encoding latin-1", "no text (empty)"]
     assert notes == [f"warning: {tmp_path / 'empty.jsonl'}: empty; no articles"]
     first_two = {p.stem for p in sorted(inputs["txt"].glob("*.txt"))[:2]}
-    assert _tag_fields(_rows(tmp_path / "out")) == [r for r in tag_rows if r["article"] in first_two]
+    assert _tag_fields(_rows(tmp_path / "out")) == [{**r, "article": str(folder / f"{r['article']}.txt")}
+                                                    for r in tag_rows if r["article"] in first_two]
     latin = archive.tag_archive([str(folder / "x2_latin1.txt")], tmp_path / "latin", client,
                                 models_dir=models, encoding="latin-1")
     assert latin.ok and _rows(tmp_path / "latin")[0]["text"].startswith("Café")

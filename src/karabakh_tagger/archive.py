@@ -374,7 +374,7 @@ def _read_txt(part: Partition, options: Options, out: _Read) -> None:
         except InputError as err:
             out.problems.append(Problem(part.name, shown, None, str(err).removeprefix(f"{path}: ")))
             continue
-        out.add(part, shown, None, Path(shown).stem, text, {}, "text")
+        out.add(part, shown, None, shown, text, {}, "text")  # the path as given, as in tag
 
 
 def _read_jsonl(part: Partition, options: Options, out: _Read) -> None:
