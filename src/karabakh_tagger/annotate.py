@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from karabakh_tagger.corpus import MAX_BYTES, decode, read_text
 from karabakh_tagger.errors import InputError
-from karabakh_tagger.files import atomic_write
+from karabakh_tagger.files import WriteError, atomic_write
 from karabakh_tagger.labels import (
     DRAFT_FIELDS,
     OPTIONAL_FIELDS,
@@ -158,9 +158,10 @@ def add_articles(articles: Sequence[Article], articles_dir: Path, then: Callable
                 if not target.exists():
                     try:
                         atomic_write(target, lambda tmp, data=article.data: tmp.write_bytes(data))
-                    except OSError as err:
+                    except (OSError, WriteError) as err:
+                        cause = err.cause if isinstance(err, WriteError) else err.strerror
                         raise InputError(f"{target}: cannot write the copy of {article.source} "
-                                         f"({err.strerror}); nothing was written") from None
+                                         f"({cause}); nothing was written") from None
                     made.append(target)
                 idents.append(ident)
             then(idents)
