@@ -55,6 +55,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from karabakh_tagger import artifacts
 from karabakh_tagger.files import atomic_write_text
 from karabakh_tagger.segment import segment
+from karabakh_tagger.tag import cpu_count
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -416,6 +417,7 @@ def summarise(m: dict[str, Any]) -> dict[str, Any]:
     enc = m.get("encoder")
     if enc:
         over_torch = paired_ratio(enc["times"]["torch"], enc["times"]["onnx"])
+        per_core = enc["sentences"] / statistics.median(enc["times"]["onnx"]) / cpu_count()
         one = statistics.median(enc["one_article_s"])
         measures += [
             ("encoder tagging vs the same encoder in sentence-transformers/torch fp32 (speed-up)",
@@ -423,6 +425,8 @@ def summarise(m: dict[str, Any]) -> dict[str, Any]:
             ("CLI start-up + tagging one article with the encoder", f"{one:.2f} s", "< 1.5 s", one < 1.5),
             ("peak memory, CLI with the encoder", mib(enc["peak_rss"]), "< 600 MiB",
              enc["peak_rss"] < 600 * 1024 * 1024),
+            ("the encoder model for 300 million units (its rate per core, on all cores of this machine)",
+             f"{300e6 / per_core / 3600:,.0f} core-hours", "info", True),
             ("the encoder's artifacts on disk (no target)",
              mib(sum(v for k, v in m["artifact_bytes"].items() if k not in m["baseline_files"])), "info",
              True),

@@ -218,7 +218,7 @@ def test_cli_writes_the_page_atomically_and_reports_bad_inputs(models: Path, tmp
     assert version in html and "not been evaluated yet" in html
     assert runs["stdout"].code == 0 and runs["stdout"].out.startswith("<!doctype html>")
     assert runs["stdout"].out.rstrip().endswith("</html>")
-    assert '<h2 id="a0-h">stdin</h2>' in runs["stdout"].out
+    assert '<h2 id="a0-h">-</h2>' in runs["stdout"].out  # stdin is named -, like any input as given
     stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")  # the time the page was written
     assert stamp.sub("", runs["jobs2"].out) == stamp.sub("", runs["jobs1"].out)
     assert runs["no_model"].code == 1 and not (tmp_path / "never.html").exists()

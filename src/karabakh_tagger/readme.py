@@ -63,8 +63,9 @@ def render_choice(metrics: Metrics) -> str:
             lines.append(f"| {family} | {task} | {row.loao_macro_f1:.3f} | {_f(row.lobo_macro_f1)} | "
                          f"{row.rule_score:.3f} | {row.sentences_per_second:,.0f} |")
     winners = "; ".join(f"{task}: **{w}**" for task, w in metrics.winners.items())
-    return "\n".join([*lines, "", f"Winner per task: {winners}. Recommended (the stance winner): "
-                      f"**{metrics.recommended}**."]) + "\n"
+    return "\n".join([*lines, "", f"Winner per task (ties within 0.01 to the faster): {winners}. "
+                      f"Recommended for both tasks (best on stance, ties within 0.01 decided by topic, "
+                      f"then speed): **{metrics.recommended}**."]) + "\n"
 
 
 def render_batches(metrics: Metrics) -> str:
