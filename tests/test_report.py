@@ -71,7 +71,7 @@ def test_the_report_shows_every_protocol_with_its_dummies(metrics: Metrics) -> N
     assert "| 000_a | 90 | 10 | 0.406 | 0.700 | classifier.C=10.0 |" in text
     assert "- **ceasefire_terms**: lachin, corridor" in text
     assert "| b01-wire | 40 | 0.11 / 0.20 / 0.31 | 0.910 | 0.820 |" in text
-    assert "**Recommended: baseline.**" in text
+    assert "then speed): **baseline**." in text
     assert "| baseline | topic | 100 | 0.400 | 0.600 |" in text
     assert "scores composed text, not news" in text
     assert "10 real units (critical, other)" in text  # the small classes are named

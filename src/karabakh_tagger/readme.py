@@ -55,17 +55,10 @@ def render_results(metrics: Metrics) -> str:
 
 
 def render_choice(metrics: Metrics) -> str:
-    """The family rule's table and its verdict."""
-    lines = ["| model | task | leave-one-article-out | leave-one-batch-out | rule score (mean) | "
-             "sentences/s |", "|---|---|---|---|---|---|"]
-    for family, per in metrics.rule.items():
-        for task, row in per.items():
-            lines.append(f"| {family} | {task} | {row.loao_macro_f1:.3f} | {_f(row.lobo_macro_f1)} | "
-                         f"{row.rule_score:.3f} | {row.sentences_per_second:,.0f} |")
-    winners = "; ".join(f"{task}: **{w}**" for task, w in metrics.winners.items())
-    return "\n".join([*lines, "", f"Winner per task (ties within 0.01 to the faster): {winners}. "
-                      f"Recommended for both tasks (best on stance, ties within 0.01 decided by topic, "
-                      f"then speed): **{metrics.recommended}**."]) + "\n"
+    """The family rule's table and its verdict, as the report gives it."""
+    from karabakh_tagger.report import choice_table
+
+    return "\n".join(choice_table(metrics)) + "\n"
 
 
 def render_batches(metrics: Metrics) -> str:

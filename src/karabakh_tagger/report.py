@@ -157,17 +157,22 @@ def _data_section(metrics: Metrics) -> list[str]:
     return lines
 
 
-def _comparison(metrics: Metrics) -> list[str]:
-    lines = ["## Choosing the model", "",
-             f"{RULE}", "",
-             "| family | task | leave-one-article-out | leave-one-batch-out | rule score | "
+def choice_table(metrics: Metrics) -> list[str]:
+    """The family rule's inputs and scores per family and task, and its verdict (report and README)."""
+    lines = ["| family | task | leave-one-article-out | leave-one-batch-out | rule score (mean) | "
              "sentences/s |", "|---|---|---|---|---|---|"]
     for family, per in metrics.rule.items():
         for task, row in per.items():
             lines.append(f"| {family} | {task} | {row.loao_macro_f1:.3f} | {_f(row.lobo_macro_f1)} | "
                          f"{row.rule_score:.3f} | {row.sentences_per_second:,.0f} |")
-    winners = ", ".join(f"{task}: {w}" for task, w in metrics.winners.items())
-    return [*lines, "", f"Winner per task: {winners}. **Recommended: {metrics.recommended}.**", ""]
+    winners = "; ".join(f"{task}: **{w}**" for task, w in metrics.winners.items())
+    return [*lines, "", f"Winner per task (ties within 0.01 to the faster): {winners}. Recommended for "
+            "both tasks (best on stance, ties within 0.01 decided by topic, then speed): "
+            f"**{metrics.recommended}**."]
+
+
+def _comparison(metrics: Metrics) -> list[str]:
+    return ["## Choosing the model", "", RULE, "", *choice_table(metrics), ""]
 
 
 def _learning_section(metrics: Metrics) -> list[str]:
