@@ -87,17 +87,19 @@ def fresh(path: Path) -> Path:
     return path
 
 
-def timed_api(client: Any, folder: Path, out: Path, models: Path, size: int) -> tuple[float, int]:
+def timed_api(client: Any, folder: Path, out: Path, models: Path, size: int,
+              model: str) -> tuple[float, int]:
     """Wall seconds of one ``tag_archive`` run into a fresh folder, and its partitions."""
     start = time.perf_counter()
-    summary = tag_archive([str(folder)], fresh(out), client, models_dir=models, partition_size=size)
+    summary = tag_archive([str(folder)], fresh(out), client, models_dir=models, model=model,
+                          partition_size=size)
     seconds = time.perf_counter() - start
     if not summary.ok:
         raise SystemExit(f"tag_archive failed: {summary.problems[:3]}")
     return seconds, summary.partitions
 
 
-def measure(models: Path, sentences: int, repeats: int, partition_size: int,
+def measure(models: Path, sentences: int, repeats: int, partition_size: int, model: str,
             log: Callable[[str], None]) -> dict[str, Any]:
     """Every number of the benchmark as plain data (``render`` writes the tables)."""
     from distributed import Client, LocalCluster
@@ -107,7 +109,7 @@ def measure(models: Path, sentences: int, repeats: int, partition_size: int,
         folder = tmp / "archive"
         files, units = build_folder(folder, sentences)
         log(f"archive: {files:,} files, {units:,} units")
-        size = ["--partition-size", str(partition_size)]
+        size = ["--partition-size", str(partition_size), "--model", model]
         times: dict[str, list[float]] = {key: [] for key in ROWS}
         sweep: dict[str, list[float]] = {f"{w}/{s}": [] for w in (1, 2) for s in SIZES}
         parts: dict[int, int] = {}
@@ -121,19 +123,19 @@ def measure(models: Path, sentences: int, repeats: int, partition_size: int,
                 multiprocessing.get_context("fork").Pool(2) as pool:
             pool.map(burn, [1, 1], chunksize=1)
             for client in (c1, c2):  # warm-up: imports and the model load on every worker
-                timed_api(client, folder, tmp / "warm", models, partition_size)
+                timed_api(client, folder, tmp / "warm", models, partition_size, model)
             for r in range(repeats):
                 capacity.append(parallel_capacity(pool, n_burn))
-                times["a"].append(run_cli(["tag", str(folder), "--models", str(models)]))
+                times["a"].append(run_cli(["tag", str(folder), "--models", str(models), "--model", model]))
                 times["b"].append(run_cli(["tag-archive", str(folder), "--out", str(fresh(tmp / "b")),
                                            "--models", str(models), "--workers", "1", *size]))
                 times["c"].append(run_cli(["tag-archive", str(folder), "--out", str(fresh(tmp / "c")),
                                            "--models", str(models), "--workers", "2", *size]))
-                times["d"].append(timed_api(c1, folder, tmp / "d", models, partition_size)[0])
-                times["e"].append(timed_api(c2, folder, tmp / "e", models, partition_size)[0])
+                times["d"].append(timed_api(c1, folder, tmp / "d", models, partition_size, model)[0])
+                times["e"].append(timed_api(c2, folder, tmp / "e", models, partition_size, model)[0])
                 for w, client in ((1, c1), (2, c2)):
                     for s in SIZES:
-                        seconds, parts[s] = timed_api(client, folder, tmp / "sweep", models, s)
+                        seconds, parts[s] = timed_api(client, folder, tmp / "sweep", models, s, model)
                         sweep[f"{w}/{s}"].append(seconds)
                 log(f"round {r + 1}/{repeats}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
                     + "; sizes " + ", ".join(f"{s}: {v[-1]:.2f}s" for s, v in sweep.items()))
@@ -142,7 +144,7 @@ def measure(models: Path, sentences: int, repeats: int, partition_size: int,
         "machine": (f"{len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()} "
                     f"cores ({cpu_model()}, {platform.machine()}), Python {platform.python_version()}"),
         "commit": git_commit(), "capacity": capacity, "load_average": [load_before, os.getloadavg()],
-        "files": files, "sentences": units, "repeats": repeats,
+        "files": files, "sentences": units, "repeats": repeats, "model": model,
         "partition_size": partition_size, "times": times, "sweep": sweep,
         "partitions": {str(s): n for s, n in parts.items()},
     }
@@ -178,7 +180,8 @@ def render(m: dict[str, Any]) -> str:
     s = summarise(m)
     lines = ["# tag-archive benchmark", "",
              f"Measured {s['created'][:10]} on {s['machine']}, commit {m['commit']}: {m['files']:,} article "
-             f"files, {m['sentences']:,} units; {m['repeats']} rounds round-robin, medians; partition size "
+             f"files, {m['sentences']:,} units, model {m.get('model', 'baseline')}; {m['repeats']} rounds "
+             f"round-robin, medians; partition size "
              f"{m['partition_size']} unless stated. Two-process capacity {s['capacity']:.2f}x (2.0 on two "
              f"idle cores); load average {m['load_average'][0][0]:.2f} before, {m['load_average'][1][0]:.2f} "
              "after.", "",
@@ -209,10 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (medians are reported)")
     parser.add_argument("--partition-size", type=int, default=100,
                         help="articles per partition of rows b-e (default 100: about 20 partitions)")
+    parser.add_argument("--model", default="baseline",
+                        help="model family to tag with (default baseline, the throughput tier)")
     args = parser.parse_args(argv)
     if min(args.repeats, args.sentences, args.partition_size) < 1:
         parser.error("--repeats, --sentences and --partition-size must be at least 1")
-    measured = measure(args.models.resolve(), args.sentences, args.repeats, args.partition_size,
+    measured = measure(args.models.resolve(), args.sentences, args.repeats, args.partition_size, args.model,
                        lambda message: print(message, file=sys.stderr, flush=True))
     report = render(measured)
     print(report)

@@ -69,9 +69,10 @@ def render_once(inputs: list[tuple[str, str]], tagged: list[list[Any]], tagger: 
     return time.perf_counter() - start
 
 
-def cli_seconds(args: list[str], models: Path) -> float:
+def cli_seconds(args: list[str], models: Path, model: str) -> float:
     start = time.perf_counter()
-    command = [sys.executable, "-m", "karabakh_tagger.cli", "tag", *args, "--models", str(models)]
+    command = [sys.executable, "-m", "karabakh_tagger.cli", "tag", *args, "--models", str(models),
+               "--model", model]
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise SystemExit(f"tag {' '.join(args)} failed ({done.returncode}): {done.stderr.decode()}")
@@ -92,9 +93,10 @@ def browser_load(page: Path) -> dict[str, Any] | None:
     return {"seconds": seconds, "units_found": found}
 
 
-def measure(models: Path = ROOT / "models", units: int = 5000, repeats: int = 5) -> dict[str, Any]:
+def measure(models: Path = ROOT / "models", units: int = 5000, repeats: int = 5,
+            model: str = "baseline") -> dict[str, Any]:
     """Every number of the benchmark, as plain data (``render`` writes the table)."""
-    tagger = load_tagger(models)
+    tagger = load_tagger(models, model)
     out: dict[str, Any] = {"target_units": units, "repeats": repeats, "model": tagger.model, "shapes": {}}
     with tempfile.TemporaryDirectory(prefix="kt-html-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -109,8 +111,8 @@ def measure(models: Path = ROOT / "models", units: int = 5000, repeats: int = 5)
             times = [render_once(inputs, tagged[False], tagger, page) for _ in range(repeats)]
             probs_times = [render_once(inputs, tagged[True], tagger, probs_page) for _ in range(repeats)]
             cli_html = [cli_seconds([str(folder), "--format", "html", "--min-score", "0.5", "--out",
-                                     str(tmp / "cli.html")], models) for _ in range(min(repeats, 3))]
-            cli_jsonl = [cli_seconds([str(folder)], models) for _ in range(min(repeats, 3))]
+                                     str(tmp / "cli.html")], models, model) for _ in range(min(repeats, 3))]
+            cli_jsonl = [cli_seconds([str(folder)], models, model) for _ in range(min(repeats, 3))]
             out["shapes"][shape] = {
                 "articles": len(inputs), "units": sum(len(u) for u in tagged[False]),
                 "page_bytes": page.stat().st_size, "probs_page_bytes": probs_page.stat().st_size,
@@ -149,10 +151,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="Markdown file to write; html_page.json is written beside it")
     parser.add_argument("--units", type=int, default=5000, help="units of the input (at least)")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds (medians are reported)")
+    parser.add_argument("--model", default="baseline",
+                        help="model family to tag with (default baseline, the throughput tier)")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.units < 1:
         parser.error("--repeats and --units must be at least 1")
-    measured = measure(args.models.resolve(), args.units, args.repeats)
+    measured = measure(args.models.resolve(), args.units, args.repeats, args.model)
     report = render(measured)
     print(report)
     atomic_write_text(args.out, report)
