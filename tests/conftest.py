@@ -14,6 +14,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,12 @@ atexit.register(shutil.rmtree, _HF_CACHE, ignore_errors=True)  # also when no te
 OFFLINE = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_CACHE": str(_HF_CACHE),
            "PYTHONHASHSEED": "0"}
 os.environ.update(OFFLINE)
+
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    # A shell starts background jobs (`make test &`, nohup) with SIGINT ignored, and every CLI child
+    # would inherit that and ignore the Ctrl-C the signal tests send. A Python handler here is reset
+    # to the default at exec, so children start as they would from a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
