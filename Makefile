@@ -87,7 +87,7 @@ bench: $(MODELS)/manifest.json ## speed and quality tables (reports/bench.md, be
 audit: $(REPORTS)/metrics.json ## likely label errors and annotator agreement -> reports/label_issues.md
 	$(KT) audit
 
-readme: $(INSTALLED) ## copy reports/{metrics,bench}.json into docs/results/ and rewrite the README's generated tables
+readme: $(INSTALLED) ## copy the snapshots (reports/metrics.json, bench.json, archive.md, html_page.md) into docs/results/ and rewrite the README's generated blocks
 	$(KT) readme --reports $(REPORTS)
 
 clean: ## remove trained models and reports (keeps .venv)
