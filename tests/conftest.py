@@ -89,6 +89,21 @@ def cli_command(prelude: str | None = None) -> list[str]:
                                   "sys.exit(main(sys.argv[1:]))"]
 
 
+_MARKER_PICKLE = """
+import os, pickle, sys
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + sys.argv[2],))
+open(sys.argv[1], "wb").write(pickle.dumps(Evil()))
+"""
+
+
+def write_marker_pickle(path: Path, marker: Path) -> None:
+    """Overwrite ``path`` with a pickle that creates ``marker`` when it is unpickled: a test that
+    the file is refused before it runs checks that ``marker`` never appears."""
+    subprocess.run([sys.executable, "-c", _MARKER_PICKLE, str(path), str(marker)], check=True, timeout=60)
+
+
 def run_cli(*args: Any, stdin: bytes | Path | None = None, cwd: Path = ROOT, timeout: float = 300,
             env: dict[str, str] | None = None, prelude: str | None = None) -> Run:
     """Run ``python -m karabakh_tagger.cli ARGS`` in a fresh process, like a user would.

@@ -28,7 +28,7 @@ from karabakh_tagger.model import BASELINE, make_vectorizer
 from karabakh_tagger.scorers import PipelineScorer, Scorer
 from karabakh_tagger.train import train_family
 
-from conftest import BASE_CONFIG, LABELS_FILE
+from conftest import BASE_CONFIG, LABELS_FILE, write_marker_pickle
 
 
 def _sha(path: Path) -> str:
@@ -191,24 +191,11 @@ def test_one_vs_rest_and_binary_models_are_refused_by_the_export(classifier: Any
 
 # --- loading -----------------------------------------------------------------------------------
 
-MARKER_PICKLE = """
-import os, pickle, sys
-class Evil:
-    def __reduce__(self):
-        return (os.system, ("touch " + sys.argv[2],))
-open(sys.argv[1], "wb").write(pickle.dumps(Evil()))
-"""
-
-
-def _evil(path: Path, marker: Path) -> None:
-    subprocess.run([sys.executable, "-c", MARKER_PICKLE, str(path), str(marker)], check=True)
-
-
 def test_a_pickle_swapped_in_after_the_manifest_was_read_is_never_unpickled(
         models_copy: Path, tmp_path: Path) -> None:
     manifest = artifacts.read_manifest(models_copy)
     marker = tmp_path / "ran"
-    _evil(models_copy / "topic.joblib", marker)
+    write_marker_pickle(models_copy / "topic.joblib", marker)
     with pytest.raises(InputError, match=r"topic\.joblib does not match .*manifest\.json; retrain"):
         artifacts.load_pipelines(models_copy, manifest)
     assert not marker.exists()
@@ -217,7 +204,7 @@ def test_a_pickle_swapped_in_after_the_manifest_was_read_is_never_unpickled(
 def test_tagging_with_fast_npz_never_unpickles_anything(models_copy: Path, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     for task in TASKS:
-        _evil(models_copy / f"{task}.joblib", marker)
+        write_marker_pickle(models_copy / f"{task}.joblib", marker)
     loaded = artifacts.load(models_copy)
     assert loaded.scorer.predict_proba(["The truce holds."])["stance"].shape == (1, 3)
     assert not marker.exists()
