@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -45,6 +44,7 @@ from conftest import (
     run_many,
     set_args,
     write_jsonl,
+    write_marker_pickle,
 )
 
 LIMIT = 60
@@ -180,6 +180,30 @@ def test_a_fifo_is_read_up_to_the_limit_only(tmp_path, models):
     _one_line(run, 1, f"{fifo}: too large", f"{MAX_BYTES:,}")
     writer.join(LIMIT)
     assert not writer.is_alive()
+
+
+def test_annotate_reads_a_fifo_once(tmp_path, models):
+    """The article is read once, bytes and text together: a second read of a pipe would wait for
+    a writer that has gone."""
+    fifo = tmp_path / "article.fifo"
+    os.mkfifo(fifo)
+    articles = tmp_path / "articles"
+    shutil.copytree(ARTICLES_DIR, articles)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(NEW_ARTICLE.read_bytes()), daemon=True)
+    writer.start()
+    run = run_cli("annotate", fifo, "--out", tmp_path / "draft.jsonl", "--models", models,
+                  "--articles", articles, timeout=LIMIT)
+    assert run.code == 0, run.describe()
+    copies = [p for p in articles.glob("*.txt") if p.stem.startswith("005_")]
+    assert [c.read_bytes() for c in copies] == [NEW_ARTICLE.read_bytes()]
+    assert read_jsonl(tmp_path / "draft.jsonl")
+
+
+def test_an_endless_export_is_refused_at_the_limit(tmp_path):
+    run = run_cli("import", "/dev/zero", "--from", "doccano", "--out", tmp_path / "x.jsonl",
+                  timeout=LIMIT, prelude=MEMORY_CAP)
+    _one_line(run, 1, "/dev/zero: too large", f"{MAX_BYTES:,}")
+    assert not (tmp_path / "x.jsonl").exists()
 
 
 # --- binary data is refused on the whole file, also with --encoding ------------------------------
@@ -417,20 +441,6 @@ def test_a_worker_killed_mid_run_is_one_line_not_a_hang(long_input, models):
 
 # --- nothing runs that was not checked ----------------------------------------------------------
 
-MARKER_PICKLE = """
-import os, pickle, sys
-class Evil:
-    def __reduce__(self):
-        return (os.system, ("touch " + sys.argv[2],))
-open(sys.argv[1], "wb").write(pickle.dumps(Evil()))
-"""
-
-
-def _evil(path: Path, marker: Path) -> None:
-    subprocess.run([sys.executable, "-c", MARKER_PICKLE, str(path), str(marker)], check=True,
-                   timeout=LIMIT)
-
-
 def _use_pipelines(folder: Path) -> None:
     """Make the folder's baseline scored by its joblib pipelines (as char features would)."""
     path = folder / "manifest.json"
@@ -442,7 +452,7 @@ def _use_pipelines(folder: Path) -> None:
 def test_a_swapped_pickle_is_refused_by_tag_and_never_runs(models_copy, tmp_path, inputs):
     _use_pipelines(models_copy)
     marker = tmp_path / "ran"
-    _evil(models_copy / "topic.joblib", marker)
+    write_marker_pickle(models_copy / "topic.joblib", marker)
     run = run_cli("tag", inputs["good"], "--models", models_copy, timeout=LIMIT)
     _one_line(run, 1, f"{models_copy / 'topic.joblib'} does not match")
     assert not marker.exists() and run.out == ""
@@ -453,7 +463,7 @@ def test_a_pickle_swapped_after_loading_is_never_unpickled(models_copy, tmp_path
     tagger = load_tagger(models_copy)
     marker = tmp_path / "ran"
     for task in ("topic", "stance"):
-        _evil(models_copy / f"{task}.joblib", marker)
+        write_marker_pickle(models_copy / f"{task}.joblib", marker)
     assert tagger.tag("The ceasefire holds. Russia sent peacekeepers.")
     assert not marker.exists()
 
@@ -461,7 +471,7 @@ def test_a_pickle_swapped_after_loading_is_never_unpickled(models_copy, tmp_path
 def test_tagging_with_the_numpy_export_never_unpickles(models_copy, tmp_path, inputs):
     marker = tmp_path / "ran"
     for task in ("topic", "stance"):
-        _evil(models_copy / f"{task}.joblib", marker)
+        write_marker_pickle(models_copy / f"{task}.joblib", marker)
     run = run_cli("tag", inputs["good"], "--models", models_copy, timeout=LIMIT)
     assert run.code == 0 and run.rows(), run.describe()
     assert not marker.exists()

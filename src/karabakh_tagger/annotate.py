@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from karabakh_tagger.corpus import MAX_BYTES, decode, read_text
+from karabakh_tagger.corpus import decode, read_bytes, shown
 from karabakh_tagger.errors import InputError
 from karabakh_tagger.files import WriteError, atomic_write
 from karabakh_tagger.labels import (
@@ -108,16 +108,11 @@ class Article:
 
 
 def read_article(source: Path) -> Article:
-    """Read a new article once; the bytes are what is copied, the text what is tagged."""
-    text = read_text(source)
+    """Read a new article once; the bytes are what is copied, their text what is tagged."""
+    data = read_bytes(source)
+    text = decode(data, shown(source))
     if not text.strip():
         raise InputError(f"{source}: empty; nothing to annotate")
-    try:
-        data = source.read_bytes()
-    except OSError as err:
-        raise InputError(f"{source}: cannot be read ({err.strerror})") from None
-    if decode(data, str(source)) != text:
-        raise InputError(f"{source}: changed while it was read; try again")
     return Article(source, data, text)
 
 
@@ -329,21 +324,6 @@ def load_json(text: str, where: str) -> tuple[Any, Finding | None]:
         return None, Finding(f"{where}{err.lineno}", f"invalid JSON: {err.msg} (column {err.colno}){hint}")
     except RecursionError:
         return None, Finding(f"{where}1", "nested too deeply to be an export (refused)")
-
-
-def read_bytes(path: Path) -> bytes:
-    """The bytes of an export file, refusing one over the size limit."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(f"{path}: too large ({size:,} bytes; the limit is {MAX_BYTES:,})")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot be read ({err.strerror})") from None
 
 
 _LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}

@@ -621,7 +621,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Convert an annotation tool's export back to draft rows; only rows people settled are reviewed."""
     from collections import Counter
 
-    from karabakh_tagger.annotate import DRAFT_REASON, read_bytes, reason_kinds, scheme_notes
+    from karabakh_tagger.annotate import DRAFT_REASON, reason_kinds, scheme_notes
+    from karabakh_tagger.corpus import read_bytes
 
     tool = getattr(args, "from")
     data = read_bytes(args.export)

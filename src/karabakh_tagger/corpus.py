@@ -87,6 +87,11 @@ def _looks_binary(head: bytes) -> bool:
 def read_text(path: Path, encoding: str | None = None) -> str:
     """Read one text file (or device, or FIFO), refusing binary, oversized, unreadable or
     mis-encoded input."""
+    return decode(read_bytes(path), shown(path), encoding)
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of one file (or device, or FIFO), refusing an oversized or unreadable one."""
     name = shown(path)
     try:
         with path.open("rb") as handle:
@@ -100,7 +105,7 @@ def read_text(path: Path, encoding: str | None = None) -> str:
         raise InputError(f"{name}: is a directory") from None
     except OSError as err:
         raise InputError(f"{name}: cannot be read ({err.strerror})") from None
-    return decode(data, name, encoding)
+    return data
 
 
 def load_articles(directory: Path) -> dict[str, str]:
