@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from karabakh_tagger import __version__
 from karabakh_tagger.corpus import MAX_BYTES, read_text
 from karabakh_tagger.errors import InputError
-from karabakh_tagger.files import atomic_write, atomic_write_text
+from karabakh_tagger.files import atomic_write, atomic_write_text, sha256_file
 from karabakh_tagger.typed import to_data
 
 if TYPE_CHECKING:
@@ -554,7 +554,7 @@ def model_ref(models_dir: Path, model: str) -> ModelRef:
 
     manifest = artifacts.verify_all(models_dir)
     family = artifacts.choose(manifest, model)
-    sha = hashlib.sha256((models_dir / artifacts.MANIFEST).read_bytes()).hexdigest()
+    sha = sha256_file(models_dir / artifacts.MANIFEST)
     return ModelRef(str(models_dir.resolve()), family, sha, manifest)
 
 

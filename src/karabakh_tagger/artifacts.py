@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from karabakh_tagger import __version__
 from karabakh_tagger.errors import InputError
-from karabakh_tagger.files import WriteError, atomic_write_text, cannot_write
+from karabakh_tagger.files import WriteError, atomic_write_text, cannot_write, sha256_file
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.scorers import Scorer
 from karabakh_tagger.typed import build, to_data
@@ -311,7 +311,7 @@ def _alive(pid: int) -> bool:
 
 
 def _file_infos(folder: Path, names: Sequence[str]) -> dict[str, FileInfo]:
-    return {name: FileInfo(hashlib.sha256((folder / name).read_bytes()).hexdigest(),
+    return {name: FileInfo(sha256_file(folder / name),
                            (folder / name).stat().st_size) for name in names}
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from karabakh_tagger.errors import InputError
+from karabakh_tagger.files import sha256_file
 from karabakh_tagger.labels import TASKS
 from karabakh_tagger.similarity import copy_groups
 
@@ -156,7 +157,7 @@ def load_data(labels_path: Path, authored_dir: Path | None = None) -> tuple[Labe
         batches=np.asarray(columns["batch"], dtype=object),
         copies=np.asarray(copy_groups(texts), dtype=np.int64))
     sources = DataSources(
-        labels_file=str(labels_path), labels_sha256=hashlib.sha256(labels_path.read_bytes()).hexdigest(),
+        labels_file=str(labels_path), labels_sha256=sha256_file(labels_path),
         authored_dir=str(authored_dir) if authored_dir is not None else None,
         authored_sha256=_sha256_files(files) if authored_dir is not None else None,
         corpus_units=len(corpus), articles=tuple(sorted({str(r["article"]) for r in corpus})),
