@@ -622,12 +622,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     from collections import Counter
 
     from karabakh_tagger.annotate import DRAFT_REASON, reason_kinds, scheme_notes
-    from karabakh_tagger.corpus import read_bytes
+    from karabakh_tagger.corpus import decode, read_bytes
 
     tool = getattr(args, "from")
     data = read_bytes(args.export)
     if tool == "label-studio":
-        from karabakh_tagger.corpus import decode
         from karabakh_tagger.label_studio import read_label_studio
 
         if data[:4] == b"PK\x03\x04":
